@@ -1,0 +1,329 @@
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_channel::{mpsc, oneshot};
+use futures_util::{stream, StreamExt};
+
+use super::{
+    Audience, Event, EventId, HubError, ListenFilter, Message, MessageStream, PendingResponse,
+    SessionStream, StreamHub, StreamKey,
+};
+use crate::context::{now_ms, SessionId};
+
+/// Limits of a [`MemoryHub`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct MemoryHubConfig {
+    /// Events kept per session for replay and offline buffering.
+    pub log_capacity: usize,
+    /// How long an event is kept for replay.
+    pub log_max_age: Duration,
+    /// Messages queued per open stream; a stream whose client falls this far behind is ended
+    /// (the client resumes from the log with `Last-Event-ID`).
+    pub stream_buffer: usize,
+}
+
+impl Default for MemoryHubConfig {
+    fn default() -> Self {
+        Self {
+            log_capacity: 256,
+            log_max_age: Duration::from_secs(300),
+            stream_buffer: 64,
+        }
+    }
+}
+
+/// A hub in process memory: streams are channels, runtime-agnostic (no tokio), so it also
+/// works inside a single wasm isolate.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryHub {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    config: MemoryHubConfig,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<SessionId, SessionState>,
+    subscribers: HashMap<String, HashSet<SessionId>>,
+    listeners: Vec<Listener>,
+    pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
+    next_stream_id: u64,
+}
+
+#[derive(Debug, Default)]
+struct SessionState {
+    next_seq: u64,
+    log: VecDeque<LoggedEvent>,
+    streams: Vec<OpenStream>,
+    subscriptions: usize,
+}
+
+#[derive(Debug)]
+struct LoggedEvent {
+    event: Event,
+    at_ms: u64,
+    delivered: bool,
+}
+
+#[derive(Debug)]
+struct OpenStream {
+    keys: HashSet<StreamKey>,
+    sender: mpsc::Sender<Event>,
+}
+
+#[derive(Debug)]
+struct Listener {
+    filter: ListenFilter,
+    sender: mpsc::Sender<Message>,
+}
+
+impl MemoryHub {
+    /// A hub with default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A hub with the given limits.
+    pub fn with_config(config: MemoryHubConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::default(),
+            }),
+        }
+    }
+
+    /// How many streams (session streams and listeners) are open.
+    pub fn open_streams(&self) -> usize {
+        let state = self.lock();
+        state.listeners.len() + state.sessions.values().map(|s| s.streams.len()).sum::<usize>()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Critical sections never leave the state inconsistent halfway through a panic that
+        // matters: channels and maps are updated one operation at a time.
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl SessionState {
+    /// Appends an event and hands it to one open stream that follows its stream key.
+    fn push(&mut self, event: Event, config: &MemoryHubConfig) {
+        let now = now_ms();
+        let max_age = u64::try_from(config.log_max_age.as_millis()).unwrap_or(u64::MAX);
+        while self
+            .log
+            .front()
+            .is_some_and(|e| now.saturating_sub(e.at_ms) > max_age)
+            || self.log.len() >= config.log_capacity.max(1)
+        {
+            self.log.pop_front();
+        }
+        let delivered = self.deliver(&event);
+        self.log.push_back(LoggedEvent {
+            event,
+            at_ms: now,
+            delivered,
+        });
+    }
+
+    fn deliver(&mut self, event: &Event) -> bool {
+        // Newest stream first: a client that reconnected is listening on its latest stream.
+        let mut delivered = false;
+        self.streams.retain_mut(|open| {
+            if delivered || !open.keys.contains(&event.id.stream) {
+                return true;
+            }
+            match open.sender.try_send(event.clone()) {
+                Ok(()) => {
+                    delivered = true;
+                    true
+                }
+                // Closed, or too far behind: end it; the client resumes from the log.
+                Err(_) => false,
+            }
+        });
+        delivered
+    }
+
+    fn next_standalone_id(&mut self) -> EventId {
+        self.next_seq += 1;
+        EventId::new(StreamKey::standalone(), self.next_seq)
+    }
+
+    fn is_idle(&self) -> bool {
+        self.streams.is_empty() && self.log.is_empty() && self.subscriptions == 0
+    }
+}
+
+#[async_trait]
+impl StreamHub for MemoryHub {
+    async fn open_session_stream(
+        &self,
+        session: &SessionId,
+        after: Option<&EventId>,
+    ) -> Result<SessionStream, HubError> {
+        let mut state = self.lock();
+        state.next_stream_id += 1;
+        let stream_id = state.next_stream_id;
+        let entry = state.sessions.entry(session.clone()).or_default();
+
+        let mut keys = HashSet::from([StreamKey::standalone()]);
+        if let Some(after) = after {
+            keys.insert(after.stream.clone());
+        }
+        let replay: Vec<Event> = entry
+            .log
+            .iter_mut()
+            .filter(|logged| {
+                let id = &logged.event.id;
+                match after {
+                    Some(after) if id.stream == after.stream => id.seq > after.seq,
+                    _ => !logged.delivered && keys.contains(&id.stream),
+                }
+            })
+            .map(|logged| {
+                logged.delivered = true;
+                logged.event.clone()
+            })
+            .collect();
+
+        let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
+        entry.streams.insert(
+            0,
+            OpenStream {
+                keys,
+                sender,
+            },
+        );
+        let cursor = after
+            .cloned()
+            .unwrap_or_else(|| EventId::new(StreamKey::standalone(), entry.next_seq));
+        tracing::debug!(%session, stream_id, replayed = replay.len(), "session stream opened");
+        Ok(SessionStream {
+            cursor,
+            events: stream::iter(replay).chain(receiver).boxed(),
+        })
+    }
+
+    async fn listen(&self, filter: ListenFilter) -> Result<MessageStream, HubError> {
+        let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
+        self.lock().listeners.push(Listener { filter, sender });
+        Ok(receiver.boxed())
+    }
+
+    async fn publish(&self, audience: &Audience, message: Message) -> Result<(), HubError> {
+        let config = &self.shared.config;
+        let mut state = self.lock();
+        let state = &mut *state;
+        let sessions: Vec<SessionId> = match audience {
+            Audience::Session(id) => vec![id.clone()],
+            Audience::ResourceSubscribers(uri) => state
+                .subscribers
+                .get(uri)
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default(),
+            Audience::ListChanged(_) => state.sessions.keys().cloned().collect(),
+        };
+        for id in sessions {
+            let session = state.sessions.entry(id).or_default();
+            let event = Event {
+                id: session.next_standalone_id(),
+                data: message.clone(),
+            };
+            session.push(event, config);
+        }
+        state.listeners.retain_mut(|listener| {
+            !listener.filter.admits(audience) || listener.sender.try_send(message.clone()).is_ok()
+        });
+        state.sessions.retain(|_, s| !s.is_idle());
+        Ok(())
+    }
+
+    async fn record(&self, session: &SessionId, event: Event) -> Result<(), HubError> {
+        let mut state = self.lock();
+        let entry = state.sessions.entry(session.clone()).or_default();
+        entry.push(event, &self.shared.config);
+        Ok(())
+    }
+
+    async fn set_subscription(
+        &self,
+        session: &SessionId,
+        uri: &str,
+        subscribed: bool,
+    ) -> Result<(), HubError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let changed = if subscribed {
+            state
+                .subscribers
+                .entry(uri.to_owned())
+                .or_default()
+                .insert(session.clone())
+        } else {
+            let removed = state
+                .subscribers
+                .get_mut(uri)
+                .is_some_and(|ids| ids.remove(session));
+            state.subscribers.retain(|_, ids| !ids.is_empty());
+            removed
+        };
+        if changed {
+            let entry = state.sessions.entry(session.clone()).or_default();
+            if subscribed {
+                entry.subscriptions += 1;
+            } else {
+                entry.subscriptions = entry.subscriptions.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    async fn close_session(&self, session: &SessionId) -> Result<(), HubError> {
+        let mut state = self.lock();
+        // Dropping the senders ends the session's streams.
+        state.sessions.remove(session);
+        state.subscribers.retain(|_, ids| {
+            ids.remove(session);
+            !ids.is_empty()
+        });
+        // Dropping the pending senders fails the waiting requests with `Closed`.
+        state.pending.retain(|(id, _), _| id != session);
+        Ok(())
+    }
+
+    async fn expect_response(
+        &self,
+        session: &SessionId,
+        request_id: &str,
+    ) -> Result<PendingResponse, HubError> {
+        let (sender, receiver) = oneshot::channel();
+        self.lock()
+            .pending
+            .insert((session.clone(), request_id.to_owned()), sender);
+        Ok(PendingResponse::new(async move {
+            receiver.await.map_err(|_| HubError::Closed)
+        }))
+    }
+
+    async fn deliver_response(
+        &self,
+        session: &SessionId,
+        request_id: &str,
+        message: Message,
+    ) -> Result<bool, HubError> {
+        let waiting = self
+            .lock()
+            .pending
+            .remove(&(session.clone(), request_id.to_owned()));
+        Ok(waiting.is_some_and(|sender| sender.send(message).is_ok()))
+    }
+}

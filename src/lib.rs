@@ -1,0 +1,86 @@
+//! # mcp-edge-session
+//!
+//! A [tower] middleware that makes any MCP Streamable-HTTP server edge-ready: put
+//! [`SessionLayer`] in front of a stateless MCP service and it keeps legacy sessions in a
+//! [`SessionStore`], long-lived streams in a [`StreamHub`], and hands the inner service one
+//! era-neutral [`McpContext`] per request — whether the client speaks the sessionful protocol
+//! (2025-03-26 … 2025-11-25) or the stateless one (2026-07-28).
+//!
+//! ## Quick start
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::{BodyExt, Full};
+//! use mcp_edge_session::{McpContext, SessionLayer};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! // A (toy) stateless MCP server: it answers initialize and reads the layer's context.
+//! let server = service_fn(|request: Request<Full<Bytes>>| async move {
+//!     let context = request.extensions().get::<McpContext>().cloned();
+//!     let body = request.into_body().collect().await?.to_bytes();
+//!     let message: serde_json::Value = serde_json::from_slice(&body)?;
+//!     let answer = serde_json::json!({
+//!         "jsonrpc": "2.0", "id": message["id"],
+//!         "result": {
+//!             "protocolVersion": "2025-11-25", "capabilities": {},
+//!             "serverInfo": { "name": "toy", "version": "1" },
+//!             "instructions": format!("client: {:?}", context.and_then(|c| c.client_info)),
+//!         }
+//!     });
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+//!         Response::builder()
+//!             .header("content-type", "application/json")
+//!             .body(Full::new(Bytes::from(answer.to_string())))?,
+//!     )
+//! });
+//!
+//! let service = ServiceBuilder::new().layer(SessionLayer::memory()).service(server);
+//! let request = Request::post("http://localhost/mcp")
+//!     .header("host", "localhost")
+//!     .header("accept", "application/json, text/event-stream")
+//!     .header("content-type", "application/json")
+//!     .body(Full::new(Bytes::from(r#"{"jsonrpc":"2.0","id":1,"method":"initialize",
+//!         "params":{"protocolVersion":"2025-11-25","capabilities":{},
+//!                   "clientInfo":{"name":"demo","version":"1.0"}}}"#)))?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), 200);
+//! assert!(response.headers().contains_key("mcp-session-id"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What the layer owns
+//! `initialize` (the session id is minted after the inner service answers, and stored before
+//! the client sees it), `logging/setLevel`, `resources/subscribe` / `unsubscribe`, GET streams
+//! with priming, keep-alive and `Last-Event-ID` replay, DELETE, `subscriptions/listen`, and the
+//! JSON-RPC responses clients POST back to server-to-client requests. Everything else reaches
+//! the inner service, with [`McpContext`], a [`Notifier`] and a [`StreamControl`] in the
+//! request extensions.
+
+pub mod body;
+mod context;
+pub mod hub;
+mod inner;
+mod layer;
+mod legacy;
+mod notify;
+mod post_stream;
+pub mod protocol;
+mod security;
+mod service;
+mod sse;
+mod stateless;
+pub mod store;
+
+pub use body::SessionBody;
+pub use context::{InvalidSessionId, LogLevel, McpContext, SessionId, SessionRecord};
+pub use hub::{Audience, ListKind, MemoryHub, StreamHub};
+pub use layer::{Executor, PrincipalFn, SessionLayer};
+pub use notify::{ClientRequestError, ClientResponse, Notifier, OutgoingRequest};
+pub use post_stream::StreamControl;
+pub use protocol::version::Era;
+pub use service::{InnerBody, SessionService};
+pub use store::{MemoryStore, SessionStore};

@@ -1,0 +1,212 @@
+//! The SSE response of a legacy POST: each event of the inner service's stream gets a
+//! session-unique id, a priming event opens it, and what the client did not receive (it
+//! disconnected, or the handler closed the stream for polling) is kept in the hub for
+//! resumption with GET + `Last-Event-ID`.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::task::AtomicWaker;
+use futures_util::{Stream, StreamExt};
+use http_body::Body;
+use http_body_util::BodyDataStream;
+
+use crate::body::BoxError;
+use crate::context::SessionId;
+use crate::hub::{Event, EventId, StreamHub, StreamKey};
+use crate::layer::Executor;
+use crate::sse;
+
+/// Lets a handler end its POST response stream early (SSE polling, SEP-1699): the client
+/// reconnects with GET + `Last-Event-ID` and receives the rest of the response there.
+///
+/// The layer puts one into the extensions of every legacy request it forwards. Closing only
+/// takes effect when the response is an SSE stream and the layer has an executor to finish
+/// the response in the background (see [`SessionLayer::with_executor`]).
+///
+/// [`SessionLayer::with_executor`]: crate::SessionLayer::with_executor
+#[derive(Clone, Default)]
+pub struct StreamControl {
+    shared: Arc<ControlState>,
+}
+
+#[derive(Default)]
+struct ControlState {
+    closed: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl StreamControl {
+    /// Ends the client's connection for this response after the events already written; the
+    /// handler keeps running and its later events wait in the hub for the client.
+    pub fn close_sse_stream(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.waker.wake();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for StreamControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamControl")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// One parsed event of the inner stream: its type and data.
+type InnerEvents = BoxStream<'static, Result<(String, String), BoxError>>;
+
+/// Parses an inner SSE body into events, dropping the inner service's own priming events.
+fn inner_events<B>(body: B) -> InnerEvents
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    use bytes::Buf;
+    use eventsource_stream::Eventsource;
+    BodyDataStream::new(body)
+        .map(|chunk| {
+            chunk
+                .map(|mut data| data.copy_to_bytes(data.remaining()))
+                .map_err(Into::into)
+        })
+        .eventsource()
+        .filter_map(|event| async move {
+            match event {
+                Ok(event) if event.data.is_empty() => None,
+                Ok(event) => Some(Ok((event.event, event.data))),
+                Err(error) => Some(Err(BoxError::from(error.to_string()))),
+            }
+        })
+        .boxed()
+}
+
+/// Where the stream's undelivered events go.
+pub(crate) struct Sink {
+    pub(crate) session: SessionId,
+    pub(crate) hub: Arc<dyn StreamHub>,
+    pub(crate) executor: Option<Arc<Executor>>,
+}
+
+/// The framed SSE stream of a legacy POST response.
+pub(crate) struct PostStream {
+    events: Option<InnerEvents>,
+    key: StreamKey,
+    seq: u64,
+    priming: Option<Bytes>,
+    control: StreamControl,
+    sink: Sink,
+}
+
+impl PostStream {
+    pub(crate) fn new<B>(
+        body: B,
+        control: StreamControl,
+        sink: Sink,
+        priming: bool,
+        retry: Duration,
+    ) -> Self
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let key = StreamKey::new_post();
+        let priming = priming.then(|| sse::priming(&EventId::new(key.clone(), 0), retry));
+        Self {
+            events: Some(inner_events(body)),
+            key,
+            seq: 0,
+            priming,
+            control,
+            sink,
+        }
+    }
+
+    fn next_id(&mut self) -> EventId {
+        self.seq += 1;
+        EventId::new(self.key.clone(), self.seq)
+    }
+
+    /// Hands the unfinished rest of the inner stream to a background task that keeps its
+    /// events for the client's resumption. Without an executor the rest is cancelled.
+    fn detach(&mut self) {
+        let Some(mut events) = self.events.take() else {
+            return;
+        };
+        let Some(executor) = self.sink.executor.clone() else {
+            tracing::debug!(stream = self.key.as_str(), "POST stream closed early; response cancelled (no executor)");
+            return;
+        };
+        let (hub, session, key, mut seq) = (
+            self.sink.hub.clone(),
+            self.sink.session.clone(),
+            self.key.clone(),
+            self.seq,
+        );
+        executor(Box::pin(async move {
+            while let Some(Ok((_, data))) = events.next().await {
+                seq += 1;
+                let event = Event {
+                    id: EventId::new(key.clone(), seq),
+                    data: data.into(),
+                };
+                if let Err(error) = hub.record(&session, event).await {
+                    tracing::warn!(%error, %session, "could not keep a POST stream event for resumption");
+                }
+            }
+        }));
+    }
+}
+
+impl Stream for PostStream {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(priming) = self.priming.take() {
+            return Poll::Ready(Some(Ok(priming)));
+        }
+        self.control.shared.waker.register(cx.waker());
+        if self.control.is_closed() && self.sink.executor.is_some() {
+            self.detach();
+            return Poll::Ready(None);
+        }
+        let Some(events) = self.events.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match events.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok((kind, data)))) => {
+                let id = self.next_id();
+                Poll::Ready(Some(Ok(sse::event(Some(&id), Some(&kind), &data))))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                self.events = None;
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                self.events = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for PostStream {
+    fn drop(&mut self) {
+        // The client went away before the response was complete. In the legacy era a
+        // disconnect is not a cancellation: finish the response for a later resumption.
+        self.detach();
+    }
+}
