@@ -171,7 +171,12 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     /// A fresh record, as stored after a successful `initialize`.
-    pub fn new(id: SessionId, protocol_version: impl Into<String>, now_ms: u64, ttl_ms: u64) -> Self {
+    pub fn new(
+        id: SessionId,
+        protocol_version: impl Into<String>,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Self {
         Self {
             id,
             protocol_version: protocol_version.into(),
@@ -255,6 +260,9 @@ mod tests {
         let mut record = SessionRecord::new(SessionId::generate(), "2025-11-25", 5, 10);
         record.subscriptions.insert("test://a".into());
         let json = serde_json::to_string(&record).unwrap();
-        assert_eq!(serde_json::from_str::<SessionRecord>(&json).unwrap(), record);
+        assert_eq!(
+            serde_json::from_str::<SessionRecord>(&json).unwrap(),
+            record
+        );
     }
 }

@@ -18,7 +18,10 @@ use crate::service::InnerBody;
 const MAX_BUFFERED_ANSWER: usize = 4 * 1024 * 1024;
 
 /// Calls the inner service once it is ready.
-pub(crate) async fn call<S, B>(mut inner: S, request: Request<InnerBody>) -> Result<Response<B>, S::Error>
+pub(crate) async fn call<S, B>(
+    mut inner: S,
+    request: Request<InnerBody>,
+) -> Result<Response<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
 {
@@ -73,7 +76,11 @@ where
             .ok()
             .and_then(|value| Answer::find(&value, id))
     };
-    Ok(Buffered { parts, bytes, answer })
+    Ok(Buffered {
+        parts,
+        bytes,
+        answer,
+    })
 }
 
 async fn sse_answer(bytes: Bytes, id: &RawValue) -> Option<Answer> {

@@ -63,11 +63,19 @@ where
     };
     let id = message.id.as_deref();
     let params: InitializeParams = or_reject!(message.params_as().map_err(|_| {
-        Rejection::new(StatusCode::BAD_REQUEST, code::INVALID_PARAMS, "Invalid params: initialize needs an object").with_id(id)
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_PARAMS,
+            "Invalid params: initialize needs an object",
+        )
+        .with_id(id)
     }));
     let requested = params.protocol_version.unwrap_or_default();
     let session_id = SessionId::generate();
-    let principal = config.principal.as_ref().and_then(|extract| extract(&parts));
+    let principal = config
+        .principal
+        .as_ref()
+        .and_then(|extract| extract(&parts));
     let context = McpContext {
         era: Era::Legacy,
         session_id: Some(session_id.clone()),
@@ -84,14 +92,21 @@ where
     parts.extensions.insert(config.notifier.clone());
     parts.extensions.insert(StreamControl::default());
 
-    let mut response = inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+    let mut response =
+        inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
     inner::strip_session_header(&mut response);
     let request_id = message.id.as_deref().unwrap_or_else(|| null_id());
     let buffered = match inner::buffer(response, request_id).await {
         Ok(buffered) => buffered,
         Err(error) => {
             tracing::warn!(%error, "inner initialize response unreadable");
-            return Ok(Rejection::new(StatusCode::BAD_GATEWAY, code::SERVER_ERROR, "initialize failed").with_id(id).into_response());
+            return Ok(Rejection::new(
+                StatusCode::BAD_GATEWAY,
+                code::SERVER_ERROR,
+                "initialize failed",
+            )
+            .with_id(id)
+            .into_response());
         }
     };
     let Some(Answer::Result(result)) = &buffered.answer else {
@@ -104,7 +119,12 @@ where
         .to_owned();
 
     let now = now_ms();
-    let mut record = SessionRecord::new(session_id.clone(), negotiated, now, config.idle_timeout_ms());
+    let mut record = SessionRecord::new(
+        session_id.clone(),
+        negotiated,
+        now,
+        config.idle_timeout_ms(),
+    );
     record.client_info = context.client_info;
     record.client_capabilities = context.client_capabilities;
     record.principal = context.principal;
@@ -127,9 +147,14 @@ fn null_id() -> &'static RawValue {
 /// Finds the session a request names and checks it may use it: 400 without an id, 404 for an
 /// unknown, expired, deleted or foreign session, 503 when the store fails. Extends the
 /// session's life when less than half of it remains.
-async fn load_session(config: &Config, parts: &http::request::Parts) -> Result<SessionRecord, Rejection> {
+async fn load_session(
+    config: &Config,
+    parts: &http::request::Parts,
+) -> Result<SessionRecord, Rejection> {
     let Some(raw) = parts.headers.get(&MCP_SESSION_ID) else {
-        return Err(Rejection::bad_request("Bad Request: Mcp-Session-Id header is required"));
+        return Err(Rejection::bad_request(
+            "Bad Request: Mcp-Session-Id header is required",
+        ));
     };
     let Some(id) = raw.to_str().ok().and_then(|s| s.parse::<SessionId>().ok()) else {
         return Err(Rejection::session_not_found());
@@ -192,23 +217,31 @@ where
     or_reject!(route_client_responses(config, &record.id, &bytes, &incoming).await);
     let bytes = or_reject!(without_responses(bytes, &incoming));
     if !incoming.has_requests() {
-        if !incoming.messages.iter().any(|m| m.kind == Kind::Notification) {
+        if !incoming
+            .messages
+            .iter()
+            .any(|m| m.kind == Kind::Notification)
+        {
             return Ok(accepted());
         }
         // Notifications go to the inner service; the client only needs the 202.
         parts.extensions.insert(record.context());
         parts.extensions.insert(config.notifier.clone());
-        let mut response = inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+        let mut response =
+            inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
         inner::strip_session_header(&mut response);
         return Ok(response.map(SessionBody::inner));
     }
 
     if let Some(message) = incoming.single() {
         match message.method.as_deref() {
-            Some("logging/setLevel") => return set_level(config, inner, parts, bytes, message, record).await,
+            Some("logging/setLevel") => {
+                return set_level(config, inner, parts, bytes, message, record).await
+            }
             Some(method @ ("resources/subscribe" | "resources/unsubscribe")) => {
                 let subscribe = method == "resources/subscribe";
-                return set_subscription(config, inner, parts, bytes, message, record, subscribe).await;
+                return set_subscription(config, inner, parts, bytes, message, record, subscribe)
+                    .await;
             }
             _ => {}
         }
@@ -220,7 +253,8 @@ where
     parts.extensions.insert(record.context());
     parts.extensions.insert(config.notifier.clone());
     parts.extensions.insert(control.clone());
-    let mut response = inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+    let mut response =
+        inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
     inner::strip_session_header(&mut response);
     if !inner::is_sse(&response) {
         return Ok(response.map(SessionBody::inner));
@@ -252,13 +286,22 @@ async fn route_client_responses(
     bytes: &Bytes,
     incoming: &Incoming,
 ) -> Result<(), Rejection> {
-    let responses = incoming.messages.iter().enumerate().filter(|(_, m)| m.kind == Kind::Response);
+    let responses = incoming
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == Kind::Response);
     let raw_batch: Option<Vec<&RawValue>> = match incoming.batch {
-        true => Some(serde_json::from_slice(bytes).map_err(|_| Rejection::bad_request("Bad Request: unreadable batch"))?),
+        true => Some(
+            serde_json::from_slice(bytes)
+                .map_err(|_| Rejection::bad_request("Bad Request: unreadable batch"))?,
+        ),
         false => None,
     };
     for (index, message) in responses {
-        let Some(key) = message.id_key() else { continue };
+        let Some(key) = message.id_key() else {
+            continue;
+        };
         let text: Arc<str> = match &raw_batch {
             Some(items) => items[index].get().into(),
             None => String::from_utf8_lossy(bytes).into(),
@@ -277,15 +320,17 @@ fn without_responses(bytes: Bytes, incoming: &Incoming) -> Result<Bytes, Rejecti
     if !incoming.batch || !incoming.messages.iter().any(|m| m.kind == Kind::Response) {
         return Ok(bytes);
     }
-    let items: Vec<&RawValue> =
-        serde_json::from_slice(&bytes).map_err(|_| Rejection::bad_request("Bad Request: unreadable batch"))?;
+    let items: Vec<&RawValue> = serde_json::from_slice(&bytes)
+        .map_err(|_| Rejection::bad_request("Bad Request: unreadable batch"))?;
     let kept: Vec<&RawValue> = items
         .into_iter()
         .zip(&incoming.messages)
         .filter(|(_, m)| m.kind != Kind::Response)
         .map(|(raw, _)| raw)
         .collect();
-    Ok(serde_json::to_vec(&kept).map(Bytes::from).unwrap_or_default())
+    Ok(serde_json::to_vec(&kept)
+        .map(Bytes::from)
+        .unwrap_or_default())
 }
 
 /// Calls the inner service for a method the layer records, and reads its answer.
@@ -304,12 +349,18 @@ where
 {
     parts.extensions.insert(record.context());
     parts.extensions.insert(config.notifier.clone());
-    let mut response = inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+    let mut response =
+        inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
     inner::strip_session_header(&mut response);
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
     Ok(inner::buffer(response, id).await.map_err(|error| {
         tracing::warn!(%error, "inner response unreadable");
-        Rejection::new(StatusCode::BAD_GATEWAY, code::SERVER_ERROR, "inner service failed").with_id(Some(id))
+        Rejection::new(
+            StatusCode::BAD_GATEWAY,
+            code::SERVER_ERROR,
+            "inner service failed",
+        )
+        .with_id(Some(id))
     }))
 }
 
@@ -318,11 +369,17 @@ where
 fn recorded_answer<B>(buffered: Buffered, id: &RawValue) -> Result<Reply<B>, Buffered> {
     match buffered.answer {
         Some(Answer::Result(_)) => Ok(buffered.into_response()),
-        Some(Answer::Error { code: code::METHOD_NOT_FOUND }) => {
-            let mut response = Response::new(SessionBody::full(result_body(id, &Value::Object(Default::default()))));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+        Some(Answer::Error {
+            code: code::METHOD_NOT_FOUND,
+        }) => {
+            let mut response = Response::new(SessionBody::full(result_body(
+                id,
+                &Value::Object(Default::default()),
+            )));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(APPLICATION_JSON),
+            );
             Ok(response)
         }
         _ => Err(buffered),
@@ -350,7 +407,10 @@ where
 {
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
     let Ok(SetLevelParams { level }) = message.params_as() else {
-        return Ok(invalid_params(id, "Invalid params: level must be a log level"));
+        return Ok(invalid_params(
+            id,
+            "Invalid params: level must be a log level",
+        ));
     };
     let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
     let reply = match recorded_answer(buffered, id) {
@@ -359,7 +419,9 @@ where
     };
     record.log_level = Some(level);
     if let Err(error) = config.store.update(&record).await {
-        return Ok(Rejection::unavailable(&error).with_id(Some(id)).into_response());
+        return Ok(Rejection::unavailable(&error)
+            .with_id(Some(id))
+            .into_response());
     }
     Ok(reply)
 }
@@ -394,8 +456,14 @@ where
         Ok(reply) => reply,
         Err(refused) => return Ok(refused.into_response()),
     };
-    if let Err(error) = config.hub.set_subscription(&record.id, &uri, subscribe).await {
-        return Ok(Rejection::unavailable(&error).with_id(Some(id)).into_response());
+    if let Err(error) = config
+        .hub
+        .set_subscription(&record.id, &uri, subscribe)
+        .await
+    {
+        return Ok(Rejection::unavailable(&error)
+            .with_id(Some(id))
+            .into_response());
     }
     let changed = if subscribe {
         record.subscriptions.insert(uri.clone())
@@ -405,8 +473,13 @@ where
     if changed {
         if let Err(error) = config.store.update(&record).await {
             // Undo the index change so hub and store keep agreeing.
-            let _ = config.hub.set_subscription(&record.id, &uri, !subscribe).await;
-            return Ok(Rejection::unavailable(&error).with_id(Some(id)).into_response());
+            let _ = config
+                .hub
+                .set_subscription(&record.id, &uri, !subscribe)
+                .await;
+            return Ok(Rejection::unavailable(&error)
+                .with_id(Some(id))
+                .into_response());
         }
     }
     Ok(reply)
@@ -434,12 +507,25 @@ pub(crate) async fn get<B>(config: &Config, parts: http::request::Parts) -> Repl
     };
     let after = match parts.headers.get(&LAST_EVENT_ID) {
         None => None,
-        Some(value) => match value.to_str().ok().and_then(|v| v.trim().parse::<EventId>().ok()) {
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<EventId>().ok())
+        {
             Some(id) => Some(id),
-            None => return Rejection::bad_request("Bad Request: Last-Event-ID was not issued by this server").into_response(),
+            None => {
+                return Rejection::bad_request(
+                    "Bad Request: Last-Event-ID was not issued by this server",
+                )
+                .into_response()
+            }
         },
     };
-    let opened = match config.hub.open_session_stream(&record.id, after.as_ref()).await {
+    let opened = match config
+        .hub
+        .open_session_stream(&record.id, after.as_ref())
+        .await
+    {
         Ok(opened) => opened,
         Err(error) => return Rejection::unavailable(&error).into_response(),
     };
@@ -454,14 +540,20 @@ pub(crate) async fn get<B>(config: &Config, parts: http::request::Parts) -> Repl
             .events
             .map(|event| Ok(sse::event(Some(&event.id), None, &event.data))),
     );
-    sse_response(SessionBody::stream(KeepAlive::new(events, config.keep_alive)))
+    sse_response(SessionBody::stream(KeepAlive::new(
+        events,
+        config.keep_alive,
+    )))
 }
 
 /// A 200 `text/event-stream` response around `body`.
 pub(crate) fn sse_response<B>(body: SessionBody<B>) -> Reply<B> {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_EVENT_STREAM));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TEXT_EVENT_STREAM),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response

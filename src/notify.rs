@@ -58,8 +58,11 @@ impl Notifier {
         method: &str,
         params: Value,
     ) -> Result<(), HubError> {
-        self.publish(&Audience::Session(session.clone()), &notification(method, params))
-            .await
+        self.publish(
+            &Audience::Session(session.clone()),
+            &notification(method, params),
+        )
+        .await
     }
 
     /// Sends `notifications/resources/updated` to every session subscribed to `uri` and to
@@ -81,7 +84,9 @@ impl Notifier {
 
     /// Publishes any JSON-RPC message to an audience.
     pub async fn publish(&self, audience: &Audience, message: &Value) -> Result<(), HubError> {
-        self.hub.publish(audience, Message::from(message.to_string())).await
+        self.hub
+            .publish(audience, Message::from(message.to_string()))
+            .await
     }
 
     /// Sends a server-to-client request (`sampling/createMessage`, `elicitation/create`,

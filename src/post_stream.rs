@@ -146,7 +146,10 @@ impl PostStream {
             return;
         };
         let Some(executor) = self.sink.executor.clone() else {
-            tracing::debug!(stream = self.key.as_str(), "POST stream closed early; response cancelled (no executor)");
+            tracing::debug!(
+                stream = self.key.as_str(),
+                "POST stream closed early; response cancelled (no executor)"
+            );
             return;
         };
         let (hub, session, key, mut seq) = (

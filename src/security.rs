@@ -112,13 +112,24 @@ mod tests {
     fn loopback_default() {
         let (h, o) = (HostPolicy::Loopback, OriginPolicy::SameAsHosts);
         assert!(check(&headers("127.0.0.1:8080", None), None, &h, &o).is_ok());
-        assert!(check(&headers("[::1]:80", Some("http://localhost:3000")), None, &h, &o).is_ok());
+        assert!(check(
+            &headers("[::1]:80", Some("http://localhost:3000")),
+            None,
+            &h,
+            &o
+        )
+        .is_ok());
         assert_eq!(
             check(&headers("evil.example", None), None, &h, &o),
             Err(Forbidden::Host)
         );
         assert_eq!(
-            check(&headers("localhost", Some("http://evil.example")), None, &h, &o),
+            check(
+                &headers("localhost", Some("http://evil.example")),
+                None,
+                &h,
+                &o
+            ),
             Err(Forbidden::Origin)
         );
         assert_eq!(check(&HeaderMap::new(), None, &h, &o), Err(Forbidden::Host));
@@ -135,6 +146,12 @@ mod tests {
             &o
         )
         .is_ok());
-        assert!(check(&headers("mcp.example.com", Some("https://mcp.example.com")), None, &h, &o).is_err());
+        assert!(check(
+            &headers("mcp.example.com", Some("https://mcp.example.com")),
+            None,
+            &h,
+            &o
+        )
+        .is_err());
     }
 }

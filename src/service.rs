@@ -129,14 +129,19 @@ where
     S::Future: Send + 'static,
 {
     let (parts, body) = request.into_parts();
-    if let Err(forbidden) =
-        security::check(&parts.headers, parts.uri.host(), &config.hosts, &config.origins)
-    {
+    if let Err(forbidden) = security::check(
+        &parts.headers,
+        parts.uri.host(),
+        &config.hosts,
+        &config.origins,
+    ) {
         let message = match forbidden {
             Forbidden::Host => "Forbidden: Host not allowed",
             Forbidden::Origin => "Forbidden: Origin not allowed",
         };
-        return Ok(Rejection::new(StatusCode::FORBIDDEN, code::SERVER_ERROR, message).into_response());
+        return Ok(
+            Rejection::new(StatusCode::FORBIDDEN, code::SERVER_ERROR, message).into_response(),
+        );
     }
     let stateless_header = parts
         .headers

@@ -33,7 +33,10 @@ pub(crate) fn event(id: Option<&EventId>, kind: Option<&str>, data: &str) -> Byt
 /// The priming event (SEP-1699): an id and empty data, with the reconnection delay, so a
 /// client can resume from here even if the stream closes before any message.
 pub(crate) fn priming(id: &EventId, retry: Duration) -> Bytes {
-    Bytes::from(format!("id: {id}\nretry: {}\ndata: \n\n", retry.as_millis()))
+    Bytes::from(format!(
+        "id: {id}\nretry: {}\ndata: \n\n",
+        retry.as_millis()
+    ))
 }
 
 /// A `retry:` field alone, sent before the server closes a stream on purpose.

@@ -56,7 +56,8 @@ where
     }
     parts.extensions.insert(context);
     parts.extensions.insert(config.notifier.clone());
-    let mut response = inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+    let mut response =
+        inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
     // Stateless servers never mint or echo session ids; closing the response stream cancels
     // the request, which is what dropping the inner body does.
     inner::strip_session_header(&mut response);
@@ -101,7 +102,11 @@ async fn listen<B>(config: &Config, message: &Envelope, _context: McpContext) ->
         tools_list_changed: params.notifications.tools_list_changed,
         prompts_list_changed: params.notifications.prompts_list_changed,
         resources_list_changed: params.notifications.resources_list_changed,
-        resource_uris: params.notifications.resource_subscriptions.into_iter().collect(),
+        resource_uris: params
+            .notifications
+            .resource_subscriptions
+            .into_iter()
+            .collect(),
     };
     let subscription_id: Value = id
         .and_then(|raw| serde_json::from_str(raw.get()).ok())
@@ -115,7 +120,10 @@ async fn listen<B>(config: &Config, message: &Envelope, _context: McpContext) ->
         Ok::<_, BoxError>(sse::event(None, None, &tag(&message, &subscription_id)))
     });
     let events = stream::iter([Ok(sse::event(None, None, &acknowledgement))]).chain(tagged);
-    sse_response(SessionBody::stream(KeepAlive::new(events, config.keep_alive)))
+    sse_response(SessionBody::stream(KeepAlive::new(
+        events,
+        config.keep_alive,
+    )))
 }
 
 fn meta_with_subscription(subscription_id: &Value) -> Value {
@@ -137,7 +145,10 @@ fn acknowledgement(filter: &ListenFilter, subscription_id: &Value) -> String {
         }
     }
     if !filter.resource_uris.is_empty() {
-        honoured.insert("resourceSubscriptions".to_owned(), filter.resource_uris.iter().cloned().collect());
+        honoured.insert(
+            "resourceSubscriptions".to_owned(),
+            filter.resource_uris.iter().cloned().collect(),
+        );
     }
     notification(
         "notifications/subscriptions/acknowledged",
@@ -169,7 +180,6 @@ fn tag(message: &str, subscription_id: &Value) -> String {
     }
     value.to_string()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -95,7 +95,10 @@ mod tests {
     fn ids_round_trip() {
         let post = StreamKey::new_post();
         assert_ne!(post, StreamKey::new_post());
-        for id in [EventId::new(StreamKey::standalone(), 0), EventId::new(post, 42)] {
+        for id in [
+            EventId::new(StreamKey::standalone(), 0),
+            EventId::new(post, 42),
+        ] {
             assert_eq!(id.to_string().parse::<EventId>().unwrap(), id);
         }
         for bad in ["", "g", "g.x", "q.1", "p.1", "pzz.1", "g.-1"] {

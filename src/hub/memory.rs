@@ -103,13 +103,21 @@ impl MemoryHub {
     /// How many streams (session streams and listeners) are open.
     pub fn open_streams(&self) -> usize {
         let state = self.lock();
-        state.listeners.len() + state.sessions.values().map(|s| s.streams.len()).sum::<usize>()
+        state.listeners.len()
+            + state
+                .sessions
+                .values()
+                .map(|s| s.streams.len())
+                .sum::<usize>()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // Critical sections never leave the state inconsistent halfway through a panic that
         // matters: channels and maps are updated one operation at a time.
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -196,13 +204,7 @@ impl StreamHub for MemoryHub {
             .collect();
 
         let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
-        entry.streams.insert(
-            0,
-            OpenStream {
-                keys,
-                sender,
-            },
-        );
+        entry.streams.insert(0, OpenStream { keys, sender });
         let cursor = after
             .cloned()
             .unwrap_or_else(|| EventId::new(StreamKey::standalone(), entry.next_seq));

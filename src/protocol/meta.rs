@@ -87,7 +87,10 @@ fn name_field(method: &str) -> Option<&'static str> {
 }
 
 /// The 400 for a version this layer does not serve, listing the versions it does.
-pub(crate) fn unsupported_version(requested: &str, id: Option<&serde_json::value::RawValue>) -> Rejection {
+pub(crate) fn unsupported_version(
+    requested: &str,
+    id: Option<&serde_json::value::RawValue>,
+) -> Rejection {
     let supported: Vec<&str> = STATELESS_VERSIONS
         .iter()
         .chain(LEGACY_VERSIONS.iter().rev())
@@ -168,12 +171,10 @@ pub(crate) fn stateless_context(
             ))
             .with_id(id))
         }
-        (None, Some(header), _) => {
-            return Err(mismatch(format!(
-                "Header mismatch: Mcp-Name header '{header}' given for {method}, which names nothing"
-            ))
-            .with_id(id))
-        }
+        (None, Some(header), _) => return Err(mismatch(format!(
+            "Header mismatch: Mcp-Name header '{header}' given for {method}, which names nothing"
+        ))
+        .with_id(id)),
         _ => {}
     }
 
@@ -190,8 +191,10 @@ pub(crate) fn stateless_context(
     let log_level = match meta.get(META_LOG_LEVEL) {
         None => None,
         Some(level) => Some(
-            serde_json::from_value::<LogLevel>(level.clone())
-                .map_err(|_| invalid_params("_meta.io.modelcontextprotocol/logLevel is not a log level").with_id(id))?,
+            serde_json::from_value::<LogLevel>(level.clone()).map_err(|_| {
+                invalid_params("_meta.io.modelcontextprotocol/logLevel is not a log level")
+                    .with_id(id)
+            })?,
         ),
     };
 

@@ -22,7 +22,11 @@ pub(crate) struct Rejection {
 }
 
 impl Rejection {
-    pub(crate) fn new(status: StatusCode, code: i64, message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: i64,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -50,7 +54,11 @@ impl Rejection {
     }
 
     pub(crate) fn session_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, code::SESSION_NOT_FOUND, "Session not found")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code::SESSION_NOT_FOUND,
+            "Session not found",
+        )
     }
 
     pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
@@ -75,11 +83,19 @@ impl Rejection {
 
     pub(crate) fn into_response<B>(self) -> Response<SessionBody<B>> {
         tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");
-        let body = error_body(self.id.as_deref(), self.code, &self.message, self.data.as_ref());
+        let body = error_body(
+            self.id.as_deref(),
+            self.code,
+            &self.message,
+            self.data.as_ref(),
+        );
         let mut response = Response::new(SessionBody::full(body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(APPLICATION_JSON),
+        );
         if let Some(allow) = self.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }

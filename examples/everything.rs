@@ -1,0 +1,41 @@
+//! The conformance suite's "everything" MCP server behind `SessionLayer`, on memory backends.
+//!
+//! ```sh
+//! cargo run --example everything            # serves http://127.0.0.1:8080/mcp
+//! MCP_LISTEN=127.0.0.1:3000 cargo run --example everything
+//! ```
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use everything_fixture::EverythingServer;
+use mcp_edge_session::SessionLayer;
+use tower::ServiceBuilder;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let listen: SocketAddr = std::env::var("MCP_LISTEN")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()?;
+
+    let layer = SessionLayer::memory().with_executor(|task| {
+        tokio::spawn(task);
+    });
+    let mcp = ServiceBuilder::new()
+        .layer(layer)
+        .service(EverythingServer::new());
+    let app = Router::new().route_service("/mcp", mcp);
+
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!("MCP server on http://{}/mcp", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
