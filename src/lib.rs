@@ -62,6 +62,7 @@
 
 pub mod body;
 mod context;
+pub mod contract;
 pub mod hub;
 mod inner;
 mod layer;
