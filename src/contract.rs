@@ -260,10 +260,10 @@ async fn close_session(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     hub.close_session(&session).await.map_err(|e| err(&e))?;
     let ended = matches!(select(stream.events.next(), Delay::new(ARRIVAL)).await, Either::Left((None, _)));
     ensure!(C, ended, "closing a session ends its streams");
-    let failed = match select(pending, Delay::new(ARRIVAL)).await {
-        Either::Left((Err(HubError::Closed), _)) => true,
-        _ => false,
-    };
+    let failed = matches!(
+        select(pending, Delay::new(ARRIVAL)).await,
+        Either::Left((Err(HubError::Closed), _))
+    );
     ensure!(C, failed, "closing a session fails the requests waiting on it");
     Ok(())
 }

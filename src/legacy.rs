@@ -364,25 +364,29 @@ where
     }))
 }
 
-/// The inner service's answer if it succeeded, `{}` from the layer if it does not implement
-/// the method, or the inner refusal as it is (then nothing is recorded).
-fn recorded_answer<B>(buffered: Buffered, id: &RawValue) -> Result<Reply<B>, Buffered> {
+/// What to do with the inner service's answer to a method the layer records.
+enum Verdict<B> {
+    /// It succeeded, or does not implement the method (then the layer answers `{}`): record
+    /// the change and send this answer.
+    Record(Reply<B>),
+    /// It refused: record nothing and pass its answer on.
+    PassOn(Reply<B>),
+}
+
+fn verdict<B>(buffered: Buffered, id: &RawValue) -> Verdict<B> {
     match buffered.answer {
-        Some(Answer::Result(_)) => Ok(buffered.into_response()),
+        Some(Answer::Result(_)) => Verdict::Record(buffered.into_response()),
         Some(Answer::Error {
             code: code::METHOD_NOT_FOUND,
         }) => {
-            let mut response = Response::new(SessionBody::full(result_body(
-                id,
-                &Value::Object(Default::default()),
-            )));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(APPLICATION_JSON),
-            );
-            Ok(response)
+            let empty = result_body(id, &Value::Object(Default::default()));
+            let mut response = Response::new(SessionBody::full(empty));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+            Verdict::Record(response)
         }
-        _ => Err(buffered),
+        _ => Verdict::PassOn(buffered.into_response()),
     }
 }
 
@@ -413,9 +417,9 @@ where
         ));
     };
     let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
-    let reply = match recorded_answer(buffered, id) {
-        Ok(reply) => reply,
-        Err(refused) => return Ok(refused.into_response()),
+    let reply = match verdict(buffered, id) {
+        Verdict::Record(reply) => reply,
+        Verdict::PassOn(refusal) => return Ok(refusal),
     };
     record.log_level = Some(level);
     if let Err(error) = config.store.update(&record).await {
@@ -452,9 +456,9 @@ where
         return Ok(invalid_params(id, "Invalid params: uri must be a string"));
     };
     let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
-    let reply = match recorded_answer(buffered, id) {
-        Ok(reply) => reply,
-        Err(refused) => return Ok(refused.into_response()),
+    let reply = match verdict(buffered, id) {
+        Verdict::Record(reply) => reply,
+        Verdict::PassOn(refusal) => return Ok(refusal),
     };
     if let Err(error) = config
         .hub

@@ -56,7 +56,7 @@ impl SseReader {
             if let Some(end) = find_block_end(&self.buffer) {
                 let block = self.buffer.split_to(end.0);
                 self.buffer.advance(end.1);
-                return Some(parse_block(&String::from_utf8(block.to_vec()).unwrap()));
+                return Some(parse_block(std::str::from_utf8(&block).unwrap()));
             }
             let frame = tokio::time::timeout(self.timeout, self.body.frame()).await.ok()??;
             let frame = frame.expect("body error");
