@@ -20,7 +20,9 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use crate::context::{now_ms, LogLevel, SessionId, SessionRecord};
-use crate::hub::{Audience, Event, EventId, HubError, ListKind, ListenFilter, Message, StreamHub, StreamKey};
+use crate::hub::{
+    Audience, Event, EventId, HubError, ListKind, ListenFilter, Message, StreamHub, StreamKey,
+};
 use crate::store::SessionStore;
 
 /// A contract check that did not hold.
@@ -73,36 +75,75 @@ pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure
     const C: &str = "store";
     let err = backend(C);
     let original = record(600_000);
-    ensure!(C, store.load(&original.id).await.map_err(|e| err(&e))?.is_none(), "unknown id loads as absent");
+    ensure!(
+        C,
+        store
+            .load(&original.id)
+            .await
+            .map_err(|e| err(&e))?
+            .is_none(),
+        "unknown id loads as absent"
+    );
 
     store.create(&original).await.map_err(|e| err(&e))?;
     let loaded = store.load(&original.id).await.map_err(|e| err(&e))?;
-    ensure!(C, loaded.as_ref() == Some(&original), "create then load round-trips: {loaded:?}");
+    ensure!(
+        C,
+        loaded.as_ref() == Some(&original),
+        "create then load round-trips: {loaded:?}"
+    );
 
     let mut changed = original.clone();
     changed.log_level = Some(LogLevel::Error);
     changed.subscriptions.insert("test://a".into());
     store.update(&changed).await.map_err(|e| err(&e))?;
     let loaded = store.load(&original.id).await.map_err(|e| err(&e))?;
-    ensure!(C, loaded.as_ref() == Some(&changed), "update replaces the record: {loaded:?}");
+    ensure!(
+        C,
+        loaded.as_ref() == Some(&changed),
+        "update replaces the record: {loaded:?}"
+    );
 
     let other = record(600_000);
     store.create(&other).await.map_err(|e| err(&e))?;
     store.delete(&original.id).await.map_err(|e| err(&e))?;
-    ensure!(C, store.load(&original.id).await.map_err(|e| err(&e))?.is_none(), "deleted records are absent");
-    ensure!(C, store.load(&other.id).await.map_err(|e| err(&e))?.is_some(), "delete touches only its record");
+    ensure!(
+        C,
+        store
+            .load(&original.id)
+            .await
+            .map_err(|e| err(&e))?
+            .is_none(),
+        "deleted records are absent"
+    );
+    ensure!(
+        C,
+        store.load(&other.id).await.map_err(|e| err(&e))?.is_some(),
+        "delete touches only its record"
+    );
     store.delete(&original.id).await.map_err(|e| err(&e))?;
 
     let mut expired = record(600_000);
     expired.expires_at_ms = now_ms().saturating_sub(1);
     store.create(&expired).await.map_err(|e| err(&e))?;
-    ensure!(C, store.load(&expired.id).await.map_err(|e| err(&e))?.is_none(), "expired records load as absent");
+    ensure!(
+        C,
+        store
+            .load(&expired.id)
+            .await
+            .map_err(|e| err(&e))?
+            .is_none(),
+        "expired records load as absent"
+    );
     store.delete(&other.id).await.map_err(|e| err(&e))?;
     Ok(())
 }
 
 fn note(n: u64) -> Message {
-    Message::from(json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": { "data": n } }).to_string())
+    Message::from(
+        json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": { "data": n } })
+            .to_string(),
+    )
 }
 
 /// Runs every hub check.
@@ -119,11 +160,25 @@ async fn session_streams(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "session streams";
     let err = backend(C);
     let session = SessionId::generate();
-    let mut a = hub.open_session_stream(&session, None).await.map_err(|e| err(&e))?;
-    ensure!(C, a.cursor.stream.is_standalone(), "a fresh stream's cursor is on the standalone stream");
-    let mut b = hub.open_session_stream(&session, None).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::Session(session.clone()), note(1)).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::Session(session.clone()), note(2)).await.map_err(|e| err(&e))?;
+    let mut a = hub
+        .open_session_stream(&session, None)
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        a.cursor.stream.is_standalone(),
+        "a fresh stream's cursor is on the standalone stream"
+    );
+    let mut b = hub
+        .open_session_stream(&session, None)
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(1))
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(2))
+        .await
+        .map_err(|e| err(&e))?;
     let mut got = Vec::new();
     while let Some(event) = next_within(&mut a.events, SILENCE).await {
         got.push(event);
@@ -131,12 +186,25 @@ async fn session_streams(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     while let Some(event) = next_within(&mut b.events, SILENCE).await {
         got.push(event);
     }
-    ensure!(C, got.len() == 2, "each message reaches exactly one of two open streams, got {got:?}");
+    ensure!(
+        C,
+        got.len() == 2,
+        "each message reaches exactly one of two open streams, got {got:?}"
+    );
     ensure!(C, got[0].id != got[1].id, "event ids are unique");
     let other = SessionId::generate();
-    let mut foreign = hub.open_session_stream(&other, None).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::Session(session.clone()), note(3)).await.map_err(|e| err(&e))?;
-    ensure!(C, next_within(&mut foreign.events, SILENCE).await.is_none(), "sessions do not see each other's messages");
+    let mut foreign = hub
+        .open_session_stream(&other, None)
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(3))
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        next_within(&mut foreign.events, SILENCE).await.is_none(),
+        "sessions do not see each other's messages"
+    );
     hub.close_session(&session).await.map_err(|e| err(&e))?;
     hub.close_session(&other).await.map_err(|e| err(&e))?;
     Ok(())
@@ -146,31 +214,65 @@ async fn replay_and_buffering(hub: &dyn StreamHub) -> Result<(), ContractFailure
     const C: &str = "replay and buffering";
     let err = backend(C);
     let session = SessionId::generate();
-    let mut stream = hub.open_session_stream(&session, None).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::Session(session.clone()), note(1)).await.map_err(|e| err(&e))?;
+    let mut stream = hub
+        .open_session_stream(&session, None)
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(1))
+        .await
+        .map_err(|e| err(&e))?;
     let first = next_within(&mut stream.events, ARRIVAL).await;
-    ensure!(C, first.is_some(), "a live stream receives a published message");
+    ensure!(
+        C,
+        first.is_some(),
+        "a live stream receives a published message"
+    );
     let first = first.unwrap_or_else(|| unreachable!());
     drop(stream);
 
-    hub.publish(&Audience::Session(session.clone()), note(2)).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::Session(session.clone()), note(3)).await.map_err(|e| err(&e))?;
-    let mut resumed = hub.open_session_stream(&session, Some(&first.id)).await.map_err(|e| err(&e))?;
-    ensure!(C, resumed.cursor == first.id, "a resumed stream's cursor is the resumption point");
+    hub.publish(&Audience::Session(session.clone()), note(2))
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(3))
+        .await
+        .map_err(|e| err(&e))?;
+    let mut resumed = hub
+        .open_session_stream(&session, Some(&first.id))
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        resumed.cursor == first.id,
+        "a resumed stream's cursor is the resumption point"
+    );
     let two = next_within(&mut resumed.events, ARRIVAL).await;
     let three = next_within(&mut resumed.events, ARRIVAL).await;
     ensure!(
         C,
-        two.as_ref().map(|e| e.data.clone()) == Some(note(2)) && three.as_ref().map(|e| e.data.clone()) == Some(note(3)),
+        two.as_ref().map(|e| e.data.clone()) == Some(note(2))
+            && three.as_ref().map(|e| e.data.clone()) == Some(note(3)),
         "replay after an id returns the later events in order: {two:?} {three:?}"
     );
     drop(resumed);
 
-    hub.publish(&Audience::Session(session.clone()), note(4)).await.map_err(|e| err(&e))?;
-    let mut fresh = hub.open_session_stream(&session, None).await.map_err(|e| err(&e))?;
+    hub.publish(&Audience::Session(session.clone()), note(4))
+        .await
+        .map_err(|e| err(&e))?;
+    let mut fresh = hub
+        .open_session_stream(&session, None)
+        .await
+        .map_err(|e| err(&e))?;
     let four = next_within(&mut fresh.events, ARRIVAL).await;
-    ensure!(C, four.map(|e| e.data) == Some(note(4)), "what was published while no stream was open is delivered next");
-    ensure!(C, next_within(&mut fresh.events, SILENCE).await.is_none(), "delivered messages are not delivered again");
+    ensure!(
+        C,
+        four.map(|e| e.data) == Some(note(4)),
+        "what was published while no stream was open is delivered next"
+    );
+    ensure!(
+        C,
+        next_within(&mut fresh.events, SILENCE).await.is_none(),
+        "delivered messages are not delivered again"
+    );
     hub.close_session(&session).await.map_err(|e| err(&e))?;
     Ok(())
 }
@@ -180,7 +282,10 @@ async fn post_stream_resumption(hub: &dyn StreamHub) -> Result<(), ContractFailu
     let err = backend(C);
     let session = SessionId::generate();
     let key = StreamKey::new_post();
-    let event = |seq: u64| Event { id: EventId::new(key.clone(), seq), data: note(seq) };
+    let event = |seq: u64| Event {
+        id: EventId::new(key.clone(), seq),
+        data: note(seq),
+    };
     hub.record(&session, event(1)).await.map_err(|e| err(&e))?;
     hub.record(&session, event(2)).await.map_err(|e| err(&e))?;
     let mut resumed = hub
@@ -188,10 +293,18 @@ async fn post_stream_resumption(hub: &dyn StreamHub) -> Result<(), ContractFailu
         .await
         .map_err(|e| err(&e))?;
     let two = next_within(&mut resumed.events, ARRIVAL).await;
-    ensure!(C, two == Some(event(2)), "replays the stream's events after the id: {two:?}");
+    ensure!(
+        C,
+        two == Some(event(2)),
+        "replays the stream's events after the id: {two:?}"
+    );
     hub.record(&session, event(3)).await.map_err(|e| err(&e))?;
     let three = next_within(&mut resumed.events, ARRIVAL).await;
-    ensure!(C, three == Some(event(3)), "later events of that stream arrive live: {three:?}");
+    ensure!(
+        C,
+        three == Some(event(3)),
+        "later events of that stream arrive live: {three:?}"
+    );
     hub.close_session(&session).await.map_err(|e| err(&e))?;
     Ok(())
 }
@@ -201,30 +314,84 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
     let err = backend(C);
     let uri = format!("test://contract/{}", SessionId::generate());
     let (subscribed, bystander) = (SessionId::generate(), SessionId::generate());
-    hub.set_subscription(&subscribed, &uri, true).await.map_err(|e| err(&e))?;
-    let mut s = hub.open_session_stream(&subscribed, None).await.map_err(|e| err(&e))?;
-    let mut b = hub.open_session_stream(&bystander, None).await.map_err(|e| err(&e))?;
-    let filter = ListenFilter { resource_uris: [uri.clone()].into(), ..ListenFilter::default() };
+    hub.set_subscription(&subscribed, &uri, true)
+        .await
+        .map_err(|e| err(&e))?;
+    let mut s = hub
+        .open_session_stream(&subscribed, None)
+        .await
+        .map_err(|e| err(&e))?;
+    let mut b = hub
+        .open_session_stream(&bystander, None)
+        .await
+        .map_err(|e| err(&e))?;
+    let filter = ListenFilter {
+        resource_uris: [uri.clone()].into(),
+        ..ListenFilter::default()
+    };
     let mut listener = hub.listen(filter).await.map_err(|e| err(&e))?;
     let mut tools_listener = hub
-        .listen(ListenFilter { tools_list_changed: true, ..ListenFilter::default() })
+        .listen(ListenFilter {
+            tools_list_changed: true,
+            ..ListenFilter::default()
+        })
         .await
         .map_err(|e| err(&e))?;
 
-    hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(1)).await.map_err(|e| err(&e))?;
-    ensure!(C, next_within(&mut s.events, ARRIVAL).await.is_some(), "subscribed sessions get resource updates");
-    ensure!(C, next_within(&mut listener, ARRIVAL).await.is_some(), "listeners that asked for the URI get it");
-    ensure!(C, next_within(&mut b.events, SILENCE).await.is_none(), "others do not");
-    ensure!(C, next_within(&mut tools_listener, SILENCE).await.is_none(), "listeners get only what they asked for");
+    hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(1))
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        next_within(&mut s.events, ARRIVAL).await.is_some(),
+        "subscribed sessions get resource updates"
+    );
+    ensure!(
+        C,
+        next_within(&mut listener, ARRIVAL).await.is_some(),
+        "listeners that asked for the URI get it"
+    );
+    ensure!(
+        C,
+        next_within(&mut b.events, SILENCE).await.is_none(),
+        "others do not"
+    );
+    ensure!(
+        C,
+        next_within(&mut tools_listener, SILENCE).await.is_none(),
+        "listeners get only what they asked for"
+    );
 
-    hub.publish(&Audience::ListChanged(ListKind::Tools), note(2)).await.map_err(|e| err(&e))?;
-    ensure!(C, next_within(&mut tools_listener, ARRIVAL).await.is_some(), "list changes reach opted-in listeners");
-    ensure!(C, next_within(&mut s.events, ARRIVAL).await.is_some(), "list changes reach sessions");
-    ensure!(C, next_within(&mut listener, SILENCE).await.is_none(), "list changes skip listeners that did not opt in");
+    hub.publish(&Audience::ListChanged(ListKind::Tools), note(2))
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        next_within(&mut tools_listener, ARRIVAL).await.is_some(),
+        "list changes reach opted-in listeners"
+    );
+    ensure!(
+        C,
+        next_within(&mut s.events, ARRIVAL).await.is_some(),
+        "list changes reach sessions"
+    );
+    ensure!(
+        C,
+        next_within(&mut listener, SILENCE).await.is_none(),
+        "list changes skip listeners that did not opt in"
+    );
 
-    hub.set_subscription(&subscribed, &uri, false).await.map_err(|e| err(&e))?;
-    hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(3)).await.map_err(|e| err(&e))?;
-    ensure!(C, next_within(&mut s.events, SILENCE).await.is_none(), "unsubscribed sessions stop getting updates");
+    hub.set_subscription(&subscribed, &uri, false)
+        .await
+        .map_err(|e| err(&e))?;
+    hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(3))
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        next_within(&mut s.events, SILENCE).await.is_none(),
+        "unsubscribed sessions stop getting updates"
+    );
     hub.close_session(&subscribed).await.map_err(|e| err(&e))?;
     hub.close_session(&bystander).await.map_err(|e| err(&e))?;
     Ok(())
@@ -234,20 +401,40 @@ async fn client_responses(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "client responses";
     let err = backend(C);
     let session = SessionId::generate();
-    let pending = hub.expect_response(&session, "\"srv-1\"").await.map_err(|e| err(&e))?;
+    let pending = hub
+        .expect_response(&session, "\"srv-1\"")
+        .await
+        .map_err(|e| err(&e))?;
     let answer = Message::from(r#"{"jsonrpc":"2.0","id":"srv-1","result":{}}"#);
-    let unknown = hub.deliver_response(&session, "\"srv-2\"", answer.clone()).await.map_err(|e| err(&e))?;
+    let unknown = hub
+        .deliver_response(&session, "\"srv-2\"", answer.clone())
+        .await
+        .map_err(|e| err(&e))?;
     ensure!(C, !unknown, "a response nobody waits for is not delivered");
     let other = SessionId::generate();
-    let foreign = hub.deliver_response(&other, "\"srv-1\"", answer.clone()).await.map_err(|e| err(&e))?;
-    ensure!(C, !foreign, "responses are routed within their session only");
-    let delivered = hub.deliver_response(&session, "\"srv-1\"", answer.clone()).await.map_err(|e| err(&e))?;
+    let foreign = hub
+        .deliver_response(&other, "\"srv-1\"", answer.clone())
+        .await
+        .map_err(|e| err(&e))?;
+    ensure!(
+        C,
+        !foreign,
+        "responses are routed within their session only"
+    );
+    let delivered = hub
+        .deliver_response(&session, "\"srv-1\"", answer.clone())
+        .await
+        .map_err(|e| err(&e))?;
     ensure!(C, delivered, "the waiting request gets its response");
     let got = match select(pending, Delay::new(ARRIVAL)).await {
         Either::Left((got, _)) => got.ok(),
         Either::Right(_) => None,
     };
-    ensure!(C, got == Some(answer), "the pending response resolves to the client's message");
+    ensure!(
+        C,
+        got == Some(answer),
+        "the pending response resolves to the client's message"
+    );
     Ok(())
 }
 
@@ -255,15 +442,28 @@ async fn close_session(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "close session";
     let err = backend(C);
     let session = SessionId::generate();
-    let mut stream = hub.open_session_stream(&session, None).await.map_err(|e| err(&e))?;
-    let pending = hub.expect_response(&session, "1").await.map_err(|e| err(&e))?;
+    let mut stream = hub
+        .open_session_stream(&session, None)
+        .await
+        .map_err(|e| err(&e))?;
+    let pending = hub
+        .expect_response(&session, "1")
+        .await
+        .map_err(|e| err(&e))?;
     hub.close_session(&session).await.map_err(|e| err(&e))?;
-    let ended = matches!(select(stream.events.next(), Delay::new(ARRIVAL)).await, Either::Left((None, _)));
+    let ended = matches!(
+        select(stream.events.next(), Delay::new(ARRIVAL)).await,
+        Either::Left((None, _))
+    );
     ensure!(C, ended, "closing a session ends its streams");
     let failed = matches!(
         select(pending, Delay::new(ARRIVAL)).await,
         Either::Left((Err(HubError::Closed), _))
     );
-    ensure!(C, failed, "closing a session fails the requests waiting on it");
+    ensure!(
+        C,
+        failed,
+        "closing a session fails the requests waiting on it"
+    );
     Ok(())
 }

@@ -21,6 +21,7 @@ pub type PrincipalFn = dyn Fn(&http::request::Parts) -> Option<String> + Send + 
 pub type Executor = dyn Fn(BoxFuture<'static, ()>) + Send + Sync;
 
 /// Everything a [`SessionService`] needs, shared by all its clones.
+#[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) hub: Arc<dyn StreamHub>,
@@ -56,24 +57,6 @@ impl Config {
 #[derive(Clone)]
 pub struct SessionLayer {
     config: Config,
-}
-
-impl Clone for Config {
-    fn clone(&self) -> Self {
-        Self {
-            store: self.store.clone(),
-            hub: self.hub.clone(),
-            notifier: self.notifier.clone(),
-            idle_timeout: self.idle_timeout,
-            max_body_bytes: self.max_body_bytes,
-            hosts: self.hosts.clone(),
-            origins: self.origins.clone(),
-            principal: self.principal.clone(),
-            keep_alive: self.keep_alive,
-            retry: self.retry,
-            executor: self.executor.clone(),
-        }
-    }
 }
 
 impl SessionLayer {

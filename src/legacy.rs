@@ -381,9 +381,10 @@ fn verdict<B>(buffered: Buffered, id: &RawValue) -> Verdict<B> {
         }) => {
             let empty = result_body(id, &Value::Object(Default::default()));
             let mut response = Response::new(SessionBody::full(empty));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(APPLICATION_JSON),
+            );
             Verdict::Record(response)
         }
         _ => Verdict::PassOn(buffered.into_response()),

@@ -55,7 +55,12 @@ struct State {
     listeners: Vec<Listener>,
     pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
     next_stream_id: u64,
+    publishes: u64,
 }
+
+/// Every this many publishes, the hub sweeps out what disconnected clients and expired
+/// sessions left behind (a sweep walks every session, so it is not done on every publish).
+const SWEEP_EVERY: u64 = 64;
 
 #[derive(Debug, Default)]
 struct SessionState {
@@ -102,7 +107,8 @@ impl MemoryHub {
 
     /// How many streams (session streams and listeners) are open.
     pub fn open_streams(&self) -> usize {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.sweep(&self.shared.config);
         state.listeners.len()
             + state
                 .sessions
@@ -121,19 +127,40 @@ impl MemoryHub {
     }
 }
 
-impl SessionState {
-    /// Appends an event and hands it to one open stream that follows its stream key.
-    fn push(&mut self, event: Event, config: &MemoryHubConfig) {
+impl State {
+    /// Drops closed streams and listeners, abandoned pending requests, expired log entries,
+    /// and sessions left with nothing.
+    fn sweep(&mut self, config: &MemoryHubConfig) {
         let now = now_ms();
+        self.listeners.retain(|l| !l.sender.is_closed());
+        self.pending.retain(|_, sender| !sender.is_canceled());
+        for session in self.sessions.values_mut() {
+            session.streams.retain(|s| !s.sender.is_closed());
+            session.trim(now, config, config.log_capacity);
+        }
+        self.sessions.retain(|_, s| !s.is_idle());
+    }
+}
+
+impl SessionState {
+    /// Forgets events past the log's age, and the oldest ones beyond `capacity`.
+    fn trim(&mut self, now: u64, config: &MemoryHubConfig, capacity: usize) {
         let max_age = u64::try_from(config.log_max_age.as_millis()).unwrap_or(u64::MAX);
         while self
             .log
             .front()
             .is_some_and(|e| now.saturating_sub(e.at_ms) > max_age)
-            || self.log.len() >= config.log_capacity.max(1)
+            || self.log.len() > capacity
         {
             self.log.pop_front();
         }
+    }
+
+    /// Appends an event and hands it to one open stream that follows its stream key.
+    fn push(&mut self, event: Event, config: &MemoryHubConfig) {
+        let now = now_ms();
+        // Room for the new event.
+        self.trim(now, config, config.log_capacity.max(1) - 1);
         let delivered = self.deliver(&event);
         self.log.push_back(LoggedEvent {
             event,
@@ -245,7 +272,10 @@ impl StreamHub for MemoryHub {
         state.listeners.retain_mut(|listener| {
             !listener.filter.admits(audience) || listener.sender.try_send(message.clone()).is_ok()
         });
-        state.sessions.retain(|_, s| !s.is_idle());
+        state.publishes += 1;
+        if state.publishes % SWEEP_EVERY == 0 {
+            state.sweep(config);
+        }
         Ok(())
     }
 
@@ -327,5 +357,50 @@ impl StreamHub for MemoryHub {
             .pending
             .remove(&(session.clone(), request_id.to_owned()));
         Ok(waiting.is_some_and(|sender| sender.send(message).is_ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn message(n: u64) -> Message {
+        Message::from(json!({ "n": n }).to_string())
+    }
+
+    #[tokio::test]
+    async fn the_log_is_bounded() {
+        let hub = MemoryHub::with_config(MemoryHubConfig {
+            log_capacity: 3,
+            ..MemoryHubConfig::default()
+        });
+        let session = SessionId::generate();
+        for n in 1..=5 {
+            hub.publish(&Audience::Session(session.clone()), message(n))
+                .await
+                .unwrap();
+        }
+        let mut stream = hub.open_session_stream(&session, None).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(Some(event)) = futures_util::FutureExt::now_or_never(stream.events.next()) {
+            got.push(event.data);
+        }
+        assert_eq!(got, vec![message(3), message(4), message(5)]);
+    }
+
+    #[tokio::test]
+    async fn sweeps_forget_what_disconnected_clients_left() {
+        let hub = MemoryHub::new();
+        let session = SessionId::generate();
+        let stream = hub.open_session_stream(&session, None).await.unwrap();
+        let listener = hub.listen(ListenFilter::default()).await.unwrap();
+        let pending = hub.expect_response(&session, "1").await.unwrap();
+        assert_eq!(hub.open_streams(), 2);
+        drop((stream, listener, pending));
+        assert_eq!(hub.open_streams(), 0);
+        let state = hub.lock();
+        assert!(state.pending.is_empty());
+        assert!(state.sessions.is_empty());
     }
 }

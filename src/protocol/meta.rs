@@ -171,10 +171,12 @@ pub(crate) fn stateless_context(
             ))
             .with_id(id))
         }
-        (None, Some(header), _) => return Err(mismatch(format!(
+        (None, Some(header), _) => {
+            return Err(mismatch(format!(
             "Header mismatch: Mcp-Name header '{header}' given for {method}, which names nothing"
         ))
-        .with_id(id)),
+            .with_id(id))
+        }
         _ => {}
     }
 
