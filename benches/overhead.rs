@@ -55,7 +55,13 @@ where
     B::Error: std::fmt::Debug,
 {
     let response = service.clone().oneshot(request).await.unwrap();
-    response.into_body().collect().await.unwrap().to_bytes().len()
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .len()
 }
 
 fn layered() -> SessionService<EverythingServer> {
@@ -63,26 +69,42 @@ fn layered() -> SessionService<EverythingServer> {
 }
 
 fn overhead(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let call = tool_call_1kb();
     let init = initialize_body();
     let bare = EverythingServer::new();
     let layered = layered();
     let session = runtime.block_on(async {
         let response = layered.clone().oneshot(post(None, &init)).await.unwrap();
-        response.headers()["mcp-session-id"].to_str().unwrap().to_owned()
+        response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
     });
 
     let mut steady = c.benchmark_group("steady_post_tools_call_1kb");
-    steady.bench_function("bare", |b| b.to_async(&runtime).iter(|| drive(&bare, post(Some(&session), &call))));
-    steady.bench_function("layered", |b| b.to_async(&runtime).iter(|| drive(&layered, post(Some(&session), &call))));
+    steady.bench_function("bare", |b| {
+        b.to_async(&runtime)
+            .iter(|| drive(&bare, post(Some(&session), &call)))
+    });
+    steady.bench_function("layered", |b| {
+        b.to_async(&runtime)
+            .iter(|| drive(&layered, post(Some(&session), &call)))
+    });
     steady.finish();
 
     let mut initialize = c.benchmark_group("initialize");
-    initialize.bench_function("bare", |b| b.to_async(&runtime).iter(|| drive(&bare, post(None, &init))));
+    initialize.bench_function("bare", |b| {
+        b.to_async(&runtime)
+            .iter(|| drive(&bare, post(None, &init)))
+    });
     // Each iteration creates a session; a fresh layer per sample keeps the store small.
     initialize.bench_function("layered", |b| {
-        b.to_async(&runtime).iter(|| drive(&layered, post(None, &init)))
+        b.to_async(&runtime)
+            .iter(|| drive(&layered, post(None, &init)))
     });
     initialize.finish();
 }

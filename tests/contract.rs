@@ -18,13 +18,19 @@ async fn memory_hub_meets_the_contract() {
 
 #[tokio::test]
 async fn test_wrappers_meet_the_contract() {
-    contract::check_store(&CountingStore::default()).await.unwrap();
+    contract::check_store(&CountingStore::default())
+        .await
+        .unwrap();
     contract::check_hub(&CountingHub::default()).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_broken_backend_fails_the_contract() {
-    let failure = contract::check_store(&common::backends::FailingStore).await.unwrap_err();
+    let failure = contract::check_store(&common::backends::FailingStore)
+        .await
+        .unwrap_err();
     assert!(failure.reason.contains("store down"), "{failure}");
-    assert!(contract::check_hub(&common::backends::FailingHub).await.is_err());
+    assert!(contract::check_hub(&common::backends::FailingHub)
+        .await
+        .is_err());
 }

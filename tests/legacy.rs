@@ -16,16 +16,27 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn initialize_mints_a_session_and_stores_one_record() {
     let store = CountingStore::default();
-    let service = fixture(SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        store.clone(),
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let response = send(&service, post_request(None, initialize_body("2025-06-18"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let id = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(id.len(), 32);
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     let body = json_body(response).await;
     assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
 
-    let record = store.inner.load(&id.parse().unwrap()).await.unwrap().unwrap();
+    let record = store
+        .inner
+        .load(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.protocol_version, "2025-06-18");
     assert_eq!(record.client_info.as_ref().unwrap()["name"], "test-client");
     assert!(record.client_capabilities.get("sampling").is_some());
@@ -50,7 +61,10 @@ async fn failed_initialize_creates_no_session() {
                 .unwrap(),
         )
     });
-    let service = tower::Layer::layer(&SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()), inner);
+    let service = tower::Layer::layer(
+        &SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()),
+        inner,
+    );
     let request = post_request(None, initialize_body("1999-01-01"));
     let response = tower::ServiceExt::oneshot(service, request).await.unwrap();
     assert!(!response.headers().contains_key("mcp-session-id"));
@@ -60,7 +74,10 @@ async fn failed_initialize_creates_no_session() {
 
 #[tokio::test]
 async fn store_failure_at_initialize_is_503_without_a_session_id() {
-    let service = fixture(SessionLayer::new(FailingStore, mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        FailingStore,
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let response = send(&service, post_request(None, initialize_body(LATEST))).await;
     assert!(!response.headers().contains_key("mcp-session-id"));
     let body = assert_rejected(response, StatusCode::SERVICE_UNAVAILABLE, -32003).await;
@@ -71,12 +88,35 @@ async fn store_failure_at_initialize_is_503_without_a_session_id() {
 async fn missing_session_id_is_400_unknown_is_404() {
     let service = memory_fixture();
     let list = request_body(1, "tools/list", json!({}));
-    assert_rejected(send(&service, post_request(None, list.clone())).await, StatusCode::BAD_REQUEST, -32000).await;
+    assert_rejected(
+        send(&service, post_request(None, list.clone())).await,
+        StatusCode::BAD_REQUEST,
+        -32000,
+    )
+    .await;
     let unknown = SessionId::generate().to_string();
-    assert_rejected(send(&service, post_request(Some(&unknown), list.clone())).await, StatusCode::NOT_FOUND, -32001).await;
-    assert_rejected(send(&service, post_request(Some("not visible ascii ✗"), list.clone())).await, StatusCode::NOT_FOUND, -32001)
-        .await;
-    assert_rejected(send(&service, post_request(Some(&"x".repeat(200)), list)).await, StatusCode::NOT_FOUND, -32001).await;
+    assert_rejected(
+        send(&service, post_request(Some(&unknown), list.clone())).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
+    assert_rejected(
+        send(
+            &service,
+            post_request(Some("not visible ascii ✗"), list.clone()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
+    assert_rejected(
+        send(&service, post_request(Some(&"x".repeat(200)), list)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -91,18 +131,39 @@ async fn delete_ends_the_session_and_later_requests_get_404() {
     assert!(stream.ended().await, "DELETE closes the session's streams");
 
     let list = request_body(1, "tools/list", json!({}));
-    assert_rejected(send(&service, post_request(Some(&id), list)).await, StatusCode::NOT_FOUND, -32001).await;
-    assert_rejected(send(&service, get_request(&id, None)).await, StatusCode::NOT_FOUND, -32001).await;
-    assert_rejected(send(&service, delete_request(&id)).await, StatusCode::NOT_FOUND, -32001).await;
+    assert_rejected(
+        send(&service, post_request(Some(&id), list)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
+    assert_rejected(
+        send(&service, get_request(&id, None)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
+    assert_rejected(
+        send(&service, delete_request(&id)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn expired_sessions_are_unknown() {
-    let service = fixture(SessionLayer::memory().with_idle_timeout(std::time::Duration::from_millis(30)));
+    let service =
+        fixture(SessionLayer::memory().with_idle_timeout(std::time::Duration::from_millis(30)));
     let id = initialize(&service, LATEST).await;
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     let list = request_body(1, "tools/list", json!({}));
-    assert_rejected(send(&service, post_request(Some(&id), list)).await, StatusCode::NOT_FOUND, -32001).await;
+    assert_rejected(
+        send(&service, post_request(Some(&id), list)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -112,13 +173,26 @@ async fn protocol_version_header_is_validated() {
     let list = request_body(1, "tools/list", json!({}));
     let with_version = |version: &str| {
         let mut request = post_request(Some(&id), list.clone());
-        request.headers_mut().insert("mcp-protocol-version", version.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("mcp-protocol-version", version.parse().unwrap());
         request
     };
-    let body = assert_rejected(send(&service, with_version("1999-12-31")).await, StatusCode::BAD_REQUEST, -32000).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("1999-12-31"));
+    let body = assert_rejected(
+        send(&service, with_version("1999-12-31")).await,
+        StatusCode::BAD_REQUEST,
+        -32000,
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1999-12-31"));
     // Older versions this server supports are accepted (the conformance suite sends them).
-    assert_eq!(send(&service, with_version("2025-03-26")).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&service, with_version("2025-03-26")).await.status(),
+        StatusCode::OK
+    );
     // Absent means 2025-03-26.
     let mut request = post_request(Some(&id), list.clone());
     request.headers_mut().remove("mcp-protocol-version");
@@ -129,37 +203,72 @@ async fn protocol_version_header_is_validated() {
 async fn accept_and_content_type_are_checked() {
     let service = memory_fixture();
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("accept", "application/json".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::NOT_ACCEPTABLE, -32000).await;
+    request
+        .headers_mut()
+        .insert("accept", "application/json".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::NOT_ACCEPTABLE,
+        -32000,
+    )
+    .await;
 
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("content-type", "text/plain".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, -32000).await;
+    request
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        -32000,
+    )
+    .await;
 
     let id = initialize(&service, LATEST).await;
     let mut get = get_request(&id, None);
-    get.headers_mut().insert("accept", "application/json".parse().unwrap());
-    assert_rejected(send(&service, get).await, StatusCode::NOT_ACCEPTABLE, -32000).await;
+    get.headers_mut()
+        .insert("accept", "application/json".parse().unwrap());
+    assert_rejected(
+        send(&service, get).await,
+        StatusCode::NOT_ACCEPTABLE,
+        -32000,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
     let service = fixture(SessionLayer::memory().with_max_body_bytes(1024));
     let id = initialize(&service, LATEST).await;
-    let big = tool_call(1, "test_simple_text", json!({ "padding": "x".repeat(2048) }));
+    let big = tool_call(
+        1,
+        "test_simple_text",
+        json!({ "padding": "x".repeat(2048) }),
+    );
     let request = post_request(Some(&id), big.clone());
-    assert_rejected(send(&service, request).await, StatusCode::PAYLOAD_TOO_LARGE, -32000).await;
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        -32000,
+    )
+    .await;
 
     // Without a Content-Length the limit applies while reading.
     let chunks = futures_util::stream::iter(
         big.to_string()
             .into_bytes()
             .chunks(100)
-            .map(|c| Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::copy_from_slice(c))))
+            .map(|c| {
+                Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::copy_from_slice(c)))
+            })
             .collect::<Vec<_>>(),
     );
-    let request = post(Some(&id)).body(http_body_util::StreamBody::new(chunks)).unwrap();
-    let response = tower::ServiceExt::oneshot(service.clone(), request).await.unwrap();
+    let request = post(Some(&id))
+        .body(http_body_util::StreamBody::new(chunks))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(service.clone(), request)
+        .await
+        .unwrap();
     assert_rejected(response, StatusCode::PAYLOAD_TOO_LARGE, -32000).await;
 }
 
@@ -168,59 +277,133 @@ async fn malformed_json_rpc_is_400() {
     let service = memory_fixture();
     let id = initialize(&service, LATEST).await;
     let raw = |body: &'static str| post(Some(&id)).body(Full::new(Bytes::from(body))).unwrap();
-    assert_rejected(send(&service, raw("{not json")).await, StatusCode::BAD_REQUEST, -32700).await;
-    assert_rejected(send(&service, raw(r#"{"id":1,"method":"ping"}"#)).await, StatusCode::BAD_REQUEST, -32600).await;
-    assert_rejected(send(&service, raw(r#"{"jsonrpc":"2.0","id":1}"#)).await, StatusCode::BAD_REQUEST, -32600).await;
-    assert_rejected(send(&service, raw("[]")).await, StatusCode::BAD_REQUEST, -32600).await;
+    assert_rejected(
+        send(&service, raw("{not json")).await,
+        StatusCode::BAD_REQUEST,
+        -32700,
+    )
+    .await;
+    assert_rejected(
+        send(&service, raw(r#"{"id":1,"method":"ping"}"#)).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
+    assert_rejected(
+        send(&service, raw(r#"{"jsonrpc":"2.0","id":1}"#)).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
+    assert_rejected(
+        send(&service, raw("[]")).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
     // The session is unharmed.
-    let ok = send(&service, post_request(Some(&id), request_body(2, "ping", json!({})))).await;
+    let ok = send(
+        &service,
+        post_request(Some(&id), request_body(2, "ping", json!({}))),
+    )
+    .await;
     assert_eq!(answer(ok, 2).await["result"], json!({}));
 }
 
 #[tokio::test]
 async fn batches_only_in_2025_03_26() {
     let service = memory_fixture();
-    let batch = json!([request_body(1, "ping", json!({})), request_body(2, "tools/list", json!({}))]);
+    let batch = json!([
+        request_body(1, "ping", json!({})),
+        request_body(2, "tools/list", json!({}))
+    ]);
     let modern = initialize(&service, LATEST).await;
-    assert_rejected(send(&service, post_request(Some(&modern), batch.clone())).await, StatusCode::BAD_REQUEST, -32600).await;
+    assert_rejected(
+        send(&service, post_request(Some(&modern), batch.clone())).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
 
     let old = initialize(&service, "2025-03-26").await;
     let mut request = post_request(Some(&old), batch);
     request.headers_mut().remove("mcp-protocol-version");
     let response = send(&service, request).await;
-    assert!(response.status().is_success(), "a 2025-03-26 batch reaches the inner service");
+    assert!(
+        response.status().is_success(),
+        "a 2025-03-26 batch reaches the inner service"
+    );
 
     // initialize inside a batch is refused.
     let init_batch = json!([initialize_body("2025-03-26")]);
-    assert_rejected(send(&service, post_request(None, init_batch)).await, StatusCode::BAD_REQUEST, -32600).await;
+    assert_rejected(
+        send(&service, post_request(None, init_batch)).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn set_level_is_recorded_and_answered_when_the_inner_service_lacks_it() {
     let store = CountingStore::default();
-    let service = fixture(SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        store.clone(),
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let id = initialize(&service, LATEST).await;
-    let response = send(&service, post_request(Some(&id), request_body(1, "logging/setLevel", json!({ "level": "warning" })))).await;
+    let response = send(
+        &service,
+        post_request(
+            Some(&id),
+            request_body(1, "logging/setLevel", json!({ "level": "warning" })),
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(answer(response, 1).await["result"], json!({}));
-    let record = store.inner.load(&id.parse().unwrap()).await.unwrap().unwrap();
+    let record = store
+        .inner
+        .load(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.log_level, Some(LogLevel::Warning));
 
     let bad = request_body(2, "logging/setLevel", json!({ "level": "loud" }));
-    let body = assert_rejected(send(&service, post_request(Some(&id), bad)).await, StatusCode::BAD_REQUEST, -32602).await;
+    let body = assert_rejected(
+        send(&service, post_request(Some(&id), bad)).await,
+        StatusCode::BAD_REQUEST,
+        -32602,
+    )
+    .await;
     assert_eq!(body["id"], 2);
-    let record = store.inner.load(&id.parse().unwrap()).await.unwrap().unwrap();
-    assert_eq!(record.log_level, Some(LogLevel::Warning), "a refused request changes nothing");
+    let record = store
+        .inner
+        .load(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.log_level,
+        Some(LogLevel::Warning),
+        "a refused request changes nothing"
+    );
 }
 
 #[tokio::test]
 async fn set_level_passes_through_an_inner_answer() {
     let store = Arc::new(mcp_edge_session::MemoryStore::new());
     let inner = tower::service_fn(|request: Request<Full<Bytes>>| async move {
-        let body = http_body_util::BodyExt::collect(request.into_body()).await.unwrap().to_bytes();
+        let body = http_body_util::BodyExt::collect(request.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         let message: Value = serde_json::from_slice(&body).unwrap();
         let result = match message["method"].as_str() {
-            Some("initialize") => json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } }),
+            Some("initialize") => {
+                json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } })
+            }
             _ => json!({ "_meta": { "seen": true } }),
         };
         let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
@@ -231,13 +414,29 @@ async fn set_level_passes_through_an_inner_answer() {
                 .unwrap(),
         )
     });
-    let layer = SessionLayer::from_shared(store.clone(), Arc::new(mcp_edge_session::MemoryHub::new()));
+    let layer =
+        SessionLayer::from_shared(store.clone(), Arc::new(mcp_edge_session::MemoryHub::new()));
     let service = tower::Layer::layer(&layer, inner);
-    let response = tower::ServiceExt::oneshot(service.clone(), post_request(None, initialize_body(LATEST))).await.unwrap();
-    let id = response.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let request = post_request(Some(&id), request_body(1, "logging/setLevel", json!({ "level": "debug" })));
+    let response =
+        tower::ServiceExt::oneshot(service.clone(), post_request(None, initialize_body(LATEST)))
+            .await
+            .unwrap();
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let request = post_request(
+        Some(&id),
+        request_body(1, "logging/setLevel", json!({ "level": "debug" })),
+    );
     let response = tower::ServiceExt::oneshot(service, request).await.unwrap();
-    let body: Value = serde_json::from_slice(&http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(
+        &http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap();
     assert_eq!(body["result"]["_meta"]["seen"], true);
     let record = store.load(&id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(record.log_level, Some(LogLevel::Debug));
@@ -246,29 +445,70 @@ async fn set_level_passes_through_an_inner_answer() {
 #[tokio::test]
 async fn subscriptions_are_recorded() {
     let store = CountingStore::default();
-    let service = fixture(SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        store.clone(),
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let id = initialize(&service, LATEST).await;
-    let subscribe = request_body(1, "resources/subscribe", json!({ "uri": "test://watched-resource" }));
-    assert_eq!(answer(send(&service, post_request(Some(&id), subscribe)).await, 1).await["result"], json!({}));
-    let record = store.inner.load(&id.parse().unwrap()).await.unwrap().unwrap();
+    let subscribe = request_body(
+        1,
+        "resources/subscribe",
+        json!({ "uri": "test://watched-resource" }),
+    );
+    assert_eq!(
+        answer(send(&service, post_request(Some(&id), subscribe)).await, 1).await["result"],
+        json!({})
+    );
+    let record = store
+        .inner
+        .load(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.subscriptions.contains("test://watched-resource"));
 
-    let unsubscribe = request_body(2, "resources/unsubscribe", json!({ "uri": "test://watched-resource" }));
-    assert_eq!(answer(send(&service, post_request(Some(&id), unsubscribe)).await, 2).await["result"], json!({}));
-    let record = store.inner.load(&id.parse().unwrap()).await.unwrap().unwrap();
+    let unsubscribe = request_body(
+        2,
+        "resources/unsubscribe",
+        json!({ "uri": "test://watched-resource" }),
+    );
+    assert_eq!(
+        answer(
+            send(&service, post_request(Some(&id), unsubscribe)).await,
+            2
+        )
+        .await["result"],
+        json!({})
+    );
+    let record = store
+        .inner
+        .load(&id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.subscriptions.is_empty());
 
     let bad = request_body(3, "resources/subscribe", json!({ "url": "oops" }));
-    assert_rejected(send(&service, post_request(Some(&id), bad)).await, StatusCode::BAD_REQUEST, -32602).await;
+    assert_rejected(
+        send(&service, post_request(Some(&id), bad)).await,
+        StatusCode::BAD_REQUEST,
+        -32602,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn context_reaches_the_inner_service() {
     let service = memory_fixture();
     let id = initialize(&service, LATEST).await;
-    let response = send(&service, post_request(Some(&id), tool_call(1, "whoami", json!({})))).await;
+    let response = send(
+        &service,
+        post_request(Some(&id), tool_call(1, "whoami", json!({}))),
+    )
+    .await;
     let body = answer(response, 1).await;
-    let info: Value = serde_json::from_str(body["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    let info: Value =
+        serde_json::from_str(body["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(info, json!({ "name": "test-client", "version": "1.2.3" }));
 }
 
@@ -281,96 +521,198 @@ async fn steady_post_costs_one_store_read_and_never_touches_the_hub() {
     let (reads, writes, hub_calls) = (store.counts.reads(), store.counts.writes(), hub.calls());
 
     for n in 1..=5 {
-        let response = send(&service, post_request(Some(&id), tool_call(n, "test_simple_text", json!({})))).await;
+        let response = send(
+            &service,
+            post_request(Some(&id), tool_call(n, "test_simple_text", json!({}))),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::OK);
         body_bytes(response).await;
     }
     assert_eq!(store.counts.reads() - reads, 5, "one read per POST");
-    assert_eq!(store.counts.writes() - writes, 0, "no write while the session is fresh");
-    assert_eq!(hub.calls() - hub_calls, 0, "plain POSTs never touch the hub");
+    assert_eq!(
+        store.counts.writes() - writes,
+        0,
+        "no write while the session is fresh"
+    );
+    assert_eq!(
+        hub.calls() - hub_calls,
+        0,
+        "plain POSTs never touch the hub"
+    );
 }
 
 #[tokio::test]
 async fn sessions_are_refreshed_only_past_half_their_life() {
     let store = CountingStore::default();
     let ttl = std::time::Duration::from_millis(400);
-    let service = fixture(SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()).with_idle_timeout(ttl));
+    let service = fixture(
+        SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()).with_idle_timeout(ttl),
+    );
     let id = initialize(&service, LATEST).await;
     let writes = store.counts.writes();
-    send(&service, post_request(Some(&id), request_body(1, "ping", json!({})))).await;
+    send(
+        &service,
+        post_request(Some(&id), request_body(1, "ping", json!({}))),
+    )
+    .await;
     assert_eq!(store.counts.writes(), writes);
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    send(&service, post_request(Some(&id), request_body(2, "ping", json!({})))).await;
-    assert_eq!(store.counts.writes(), writes + 1, "refreshed once past half");
+    send(
+        &service,
+        post_request(Some(&id), request_body(2, "ping", json!({}))),
+    )
+    .await;
+    assert_eq!(
+        store.counts.writes(),
+        writes + 1,
+        "refreshed once past half"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     // Still alive: the refresh moved the expiry.
-    let response = send(&service, post_request(Some(&id), request_body(3, "ping", json!({})))).await;
+    let response = send(
+        &service,
+        post_request(Some(&id), request_body(3, "ping", json!({}))),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn store_failure_is_503_and_hub_failure_spares_plain_posts() {
-    let service = fixture(SessionLayer::new(FailingStore, mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        FailingStore,
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let list = request_body(1, "tools/list", json!({}));
     let unknown = SessionId::generate().to_string();
-    assert_rejected(send(&service, post_request(Some(&unknown), list.clone())).await, StatusCode::SERVICE_UNAVAILABLE, -32003).await;
+    assert_rejected(
+        send(&service, post_request(Some(&unknown), list.clone())).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32003,
+    )
+    .await;
 
-    let service = fixture(SessionLayer::new(mcp_edge_session::MemoryStore::new(), FailingHub));
+    let service = fixture(SessionLayer::new(
+        mcp_edge_session::MemoryStore::new(),
+        FailingHub,
+    ));
     let id = initialize(&service, LATEST).await;
     let response = send(&service, post_request(Some(&id), list)).await;
-    assert!(answer(response, 1).await["result"]["tools"].as_array().map_or(0, Vec::len) > 5);
-    assert_rejected(send(&service, get_request(&id, None)).await, StatusCode::SERVICE_UNAVAILABLE, -32003).await;
-    let subscribe = request_body(2, "resources/subscribe", json!({ "uri": "test://watched-resource" }));
-    assert_rejected(send(&service, post_request(Some(&id), subscribe)).await, StatusCode::SERVICE_UNAVAILABLE, -32003).await;
+    assert!(
+        answer(response, 1).await["result"]["tools"]
+            .as_array()
+            .map_or(0, Vec::len)
+            > 5
+    );
+    assert_rejected(
+        send(&service, get_request(&id, None)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32003,
+    )
+    .await;
+    let subscribe = request_body(
+        2,
+        "resources/subscribe",
+        json!({ "uri": "test://watched-resource" }),
+    );
+    assert_rejected(
+        send(&service, post_request(Some(&id), subscribe)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32003,
+    )
+    .await;
     // DELETE still ends the session even though its streams could not be told.
-    assert_eq!(send(&service, delete_request(&id)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&service, delete_request(&id)).await.status(),
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
 async fn dns_rebinding_is_refused() {
     let service = memory_fixture();
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("host", "evil.example.com".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("host", "evil.example.com".parse().unwrap());
     assert_rejected(send(&service, request).await, StatusCode::FORBIDDEN, -32000).await;
 
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("origin", "http://evil.example.com".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example.com".parse().unwrap());
     assert_rejected(send(&service, request).await, StatusCode::FORBIDDEN, -32000).await;
 
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("origin", "http://localhost:8080".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "http://localhost:8080".parse().unwrap());
     assert_eq!(send(&service, request).await.status(), StatusCode::OK);
 
     let deployed = fixture(SessionLayer::memory().with_allowed_hosts(["mcp.example.com"]));
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("host", "mcp.example.com".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("host", "mcp.example.com".parse().unwrap());
     assert_eq!(send(&deployed, request).await.status(), StatusCode::OK);
-    assert_eq!(send(&deployed, post_request(None, initialize_body(LATEST))).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&deployed, post_request(None, initialize_body(LATEST)))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
 async fn sessions_bound_to_a_principal_are_invisible_to_others() {
     let layer = SessionLayer::memory().with_principal(|parts| {
-        parts.headers.get("x-user").and_then(|v| v.to_str().ok()).map(str::to_owned)
+        parts
+            .headers
+            .get("x-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     });
     let service = fixture(layer);
     let mut request = post_request(None, initialize_body(LATEST));
-    request.headers_mut().insert("x-user", "alice".parse().unwrap());
-    let id = send(&service, request).await.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    request
+        .headers_mut()
+        .insert("x-user", "alice".parse().unwrap());
+    let id = send(&service, request).await.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     let list = request_body(1, "tools/list", json!({}));
     let as_user = |user: Option<&str>| {
         let mut request = post_request(Some(&id), list.clone());
         if let Some(user) = user {
-            request.headers_mut().insert("x-user", user.parse().unwrap());
+            request
+                .headers_mut()
+                .insert("x-user", user.parse().unwrap());
         }
         request
     };
-    assert_eq!(send(&service, as_user(Some("alice"))).await.status(), StatusCode::OK);
-    assert_rejected(send(&service, as_user(Some("mallory"))).await, StatusCode::NOT_FOUND, -32001).await;
-    assert_rejected(send(&service, as_user(None)).await, StatusCode::NOT_FOUND, -32001).await;
+    assert_eq!(
+        send(&service, as_user(Some("alice"))).await.status(),
+        StatusCode::OK
+    );
+    assert_rejected(
+        send(&service, as_user(Some("mallory"))).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
+    assert_rejected(
+        send(&service, as_user(None)).await,
+        StatusCode::NOT_FOUND,
+        -32001,
+    )
+    .await;
     let mut delete = delete_request(&id);
-    delete.headers_mut().insert("x-user", "mallory".parse().unwrap());
+    delete
+        .headers_mut()
+        .insert("x-user", "mallory".parse().unwrap());
     assert_rejected(send(&service, delete).await, StatusCode::NOT_FOUND, -32001).await;
 }
 
@@ -395,5 +737,10 @@ async fn notifications_and_responses_get_202() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert!(body_bytes(response).await.is_empty());
     let stray = json!({ "jsonrpc": "2.0", "id": "srv-unknown", "result": {} });
-    assert_eq!(send(&service, post_request(Some(&id), stray)).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        send(&service, post_request(Some(&id), stray))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
 }

@@ -41,7 +41,9 @@ fn stateless(id: u64, method: &str, mut params: Value) -> Request<Full<Bytes>> {
         None => builder,
     };
     builder
-        .body(Full::new(Bytes::from(request_body(id, method, params).to_string())))
+        .body(Full::new(Bytes::from(
+            request_body(id, method, params).to_string(),
+        )))
         .unwrap()
 }
 
@@ -55,11 +57,23 @@ async fn discover_and_calls_carry_their_own_context_and_touch_no_store() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!response.headers().contains_key("mcp-session-id"));
     let body = answer(response, 1).await;
-    assert!(body["result"]["supportedVersions"].as_array().unwrap().contains(&json!(STATELESS)));
+    assert!(body["result"]["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(STATELESS)));
 
-    let response = send(&service, stateless(2, "tools/call", json!({ "name": "whoami", "arguments": {} }))).await;
+    let response = send(
+        &service,
+        stateless(
+            2,
+            "tools/call",
+            json!({ "name": "whoami", "arguments": {} }),
+        ),
+    )
+    .await;
     let body = answer(response, 2).await;
-    let info: Value = serde_json::from_str(body["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    let info: Value =
+        serde_json::from_str(body["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(info["name"], "stateless-client");
     assert_eq!(body["result"]["resultType"], "complete");
 
@@ -70,10 +84,17 @@ async fn discover_and_calls_carry_their_own_context_and_touch_no_store() {
 #[tokio::test]
 async fn session_ids_are_ignored_and_never_minted() {
     let store = CountingStore::default();
-    let service = fixture(SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()));
+    let service = fixture(SessionLayer::new(
+        store.clone(),
+        mcp_edge_session::MemoryHub::new(),
+    ));
     let mut request = stateless(1, "tools/list", json!({}));
-    request.headers_mut().insert("mcp-session-id", "stale-session".parse().unwrap());
-    request.headers_mut().insert("last-event-id", "42".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("mcp-session-id", "stale-session".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("last-event-id", "42".parse().unwrap());
     let response = send(&service, request).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!response.headers().contains_key("mcp-session-id"));
@@ -83,37 +104,81 @@ async fn session_ids_are_ignored_and_never_minted() {
 #[tokio::test]
 async fn headers_must_match_the_body() {
     let service = memory_fixture();
-    let call = || stateless(1, "tools/call", json!({ "name": "test_simple_text", "arguments": {} }));
+    let call = || {
+        stateless(
+            1,
+            "tools/call",
+            json!({ "name": "test_simple_text", "arguments": {} }),
+        )
+    };
 
     let mut request = call();
-    request.headers_mut().insert("mcp-name", "other_tool".parse().unwrap());
-    let body = assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    request
+        .headers_mut()
+        .insert("mcp-name", "other_tool".parse().unwrap());
+    let body = assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
     assert_eq!(body["id"], 1);
 
     let mut request = call();
     request.headers_mut().remove("mcp-name");
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 
     let mut request = call();
-    request.headers_mut().insert("mcp-method", "tools/list".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    request
+        .headers_mut()
+        .insert("mcp-method", "tools/list".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 
     let mut request = call();
-    request.headers_mut().insert("mcp-method", "TOOLS/CALL".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    request
+        .headers_mut()
+        .insert("mcp-method", "TOOLS/CALL".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 
     // Names that are not plain ASCII travel base64-encoded; whitespace around values is fine.
     let mut request = call();
-    request.headers_mut().insert("mcp-name", "=?base64?dGVzdF9zaW1wbGVfdGV4dA==?=".parse().unwrap());
+    request.headers_mut().insert(
+        "mcp-name",
+        "=?base64?dGVzdF9zaW1wbGVfdGV4dA==?=".parse().unwrap(),
+    );
     assert_eq!(send(&service, request).await.status(), StatusCode::OK);
     let mut request = call();
-    request.headers_mut().insert("mcp-name", "  test_simple_text ".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("mcp-name", "  test_simple_text ".parse().unwrap());
     assert_eq!(send(&service, request).await.status(), StatusCode::OK);
 
     // A name header on a method that names nothing.
     let mut request = stateless(2, "tools/list", json!({}));
-    request.headers_mut().insert("mcp-name", "x".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    request
+        .headers_mut()
+        .insert("mcp-name", "x".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -121,11 +186,23 @@ async fn protocol_version_must_match_and_be_supported() {
     let service = memory_fixture();
     let mut request = stateless(1, "tools/list", json!({}));
     request.headers_mut().remove("mcp-protocol-version");
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 
     let mut request = stateless(1, "tools/list", json!({}));
-    request.headers_mut().insert("mcp-protocol-version", "2027-01-01".parse().unwrap());
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32020).await;
+    request
+        .headers_mut()
+        .insert("mcp-protocol-version", "2027-01-01".parse().unwrap());
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32020,
+    )
+    .await;
 
     let mut params = json!({});
     params["_meta"] = meta();
@@ -136,11 +213,21 @@ async fn protocol_version_must_match_and_be_supported() {
         .header("content-type", "application/json")
         .header("mcp-protocol-version", "2027-01-01")
         .header("mcp-method", "tools/list")
-        .body(Full::new(Bytes::from(request_body(1, "tools/list", params).to_string())))
+        .body(Full::new(Bytes::from(
+            request_body(1, "tools/list", params).to_string(),
+        )))
         .unwrap();
-    let body = assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32022).await;
+    let body = assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32022,
+    )
+    .await;
     assert_eq!(body["error"]["data"]["requested"], "2027-01-01");
-    assert!(body["error"]["data"]["supported"].as_array().unwrap().contains(&json!(STATELESS)));
+    assert!(body["error"]["data"]["supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(STATELESS)));
 }
 
 #[tokio::test]
@@ -153,16 +240,33 @@ async fn required_meta_fields_are_enforced() {
             .header("content-type", "application/json")
             .header("mcp-protocol-version", STATELESS)
             .header("mcp-method", "tools/list")
-            .body(Full::new(Bytes::from(request_body(1, "tools/list", json!({ "_meta": meta })).to_string())))
+            .body(Full::new(Bytes::from(
+                request_body(1, "tools/list", json!({ "_meta": meta })).to_string(),
+            )))
             .unwrap()
     };
     let no_caps = json!({ "io.modelcontextprotocol/protocolVersion": STATELESS });
-    assert_rejected(send(&service, request(no_caps)).await, StatusCode::BAD_REQUEST, -32602).await;
+    assert_rejected(
+        send(&service, request(no_caps)).await,
+        StatusCode::BAD_REQUEST,
+        -32602,
+    )
+    .await;
     let no_version = json!({ "io.modelcontextprotocol/clientCapabilities": {} });
-    assert_rejected(send(&service, request(no_version)).await, StatusCode::BAD_REQUEST, -32602).await;
+    assert_rejected(
+        send(&service, request(no_version)).await,
+        StatusCode::BAD_REQUEST,
+        -32602,
+    )
+    .await;
     let bad_level = json!({ "io.modelcontextprotocol/protocolVersion": STATELESS,
         "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/logLevel": "chatty" });
-    assert_rejected(send(&service, request(bad_level)).await, StatusCode::BAD_REQUEST, -32602).await;
+    assert_rejected(
+        send(&service, request(bad_level)).await,
+        StatusCode::BAD_REQUEST,
+        -32602,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -175,7 +279,13 @@ async fn log_level_comes_from_meta() {
     assert_eq!(message["id"], 1);
 
     let mut request = stateless(2, "tools/call", call);
-    let mut body: Value = serde_json::from_slice(&http_body_util::BodyExt::collect(request.body_mut()).await.unwrap().to_bytes()).unwrap();
+    let mut body: Value = serde_json::from_slice(
+        &http_body_util::BodyExt::collect(request.body_mut())
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap();
     body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("debug");
     *request.body_mut() = Full::new(Bytes::from(body.to_string()));
     let mut stream = SseReader::new(send(&service, request).await);
@@ -214,31 +324,50 @@ async fn listen_acknowledges_then_delivers_only_what_was_asked_for() {
     let layer = SessionLayer::memory().with_keep_alive(Duration::from_secs(60));
     let notifier = layer.notifier();
     let service = fixture(layer);
-    let listen = stateless(7, "subscriptions/listen", json!({ "notifications": {
-        "toolsListChanged": true, "resourceSubscriptions": ["test://watched-resource"] } }));
+    let listen = stateless(
+        7,
+        "subscriptions/listen",
+        json!({ "notifications": {
+        "toolsListChanged": true, "resourceSubscriptions": ["test://watched-resource"] } }),
+    );
     let response = send(&service, listen).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = SseReader::new(response);
     let (_, ack) = stream.next_message().await.unwrap();
     assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
-    assert_eq!(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 7);
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
     assert_eq!(ack["params"]["notifications"]["toolsListChanged"], true);
-    assert_eq!(ack["params"]["notifications"]["resourceSubscriptions"], json!(["test://watched-resource"]));
-    assert!(ack["params"]["notifications"].get("promptsListChanged").is_none());
+    assert_eq!(
+        ack["params"]["notifications"]["resourceSubscriptions"],
+        json!(["test://watched-resource"])
+    );
+    assert!(ack["params"]["notifications"]
+        .get("promptsListChanged")
+        .is_none());
 
     notifier.list_changed(ListKind::Prompts).await.unwrap(); // not asked for
     notifier.resource_updated("test://other").await.unwrap(); // not asked for
-    let touch = json!({ "name": "touch_resource", "arguments": { "uri": "test://watched-resource" } });
+    let touch =
+        json!({ "name": "touch_resource", "arguments": { "uri": "test://watched-resource" } });
     answer(send(&service, stateless(8, "tools/call", touch)).await, 8).await;
     notifier.list_changed(ListKind::Tools).await.unwrap();
 
     let (_, updated) = stream.next_message().await.unwrap();
     assert_eq!(updated["method"], "notifications/resources/updated");
     assert_eq!(updated["params"]["uri"], "test://watched-resource");
-    assert_eq!(updated["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 7);
+    assert_eq!(
+        updated["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
     let (_, tools) = stream.next_message().await.unwrap();
     assert_eq!(tools["method"], "notifications/tools/list_changed");
-    assert_eq!(tools["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 7);
+    assert_eq!(
+        tools["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
     stream.timeout = Duration::from_millis(150);
     assert!(stream.next_message().await.is_none());
 }
@@ -249,25 +378,66 @@ async fn legacy_subscribers_and_stateless_listeners_share_resource_updates() {
     let notifier = layer.notifier();
     let service = fixture(layer);
     let id = initialize(&service, LATEST).await;
-    send(&service, post_request(Some(&id), request_body(1, "resources/subscribe", json!({ "uri": "test://watched-resource" })))).await;
+    send(
+        &service,
+        post_request(
+            Some(&id),
+            request_body(
+                1,
+                "resources/subscribe",
+                json!({ "uri": "test://watched-resource" }),
+            ),
+        ),
+    )
+    .await;
     let mut legacy = SseReader::new(send(&service, get_request(&id, None)).await);
     legacy.next_event().await.unwrap();
-    let listen = stateless(3, "subscriptions/listen", json!({ "notifications": { "resourceSubscriptions": ["test://watched-resource"] } }));
+    let listen = stateless(
+        3,
+        "subscriptions/listen",
+        json!({ "notifications": { "resourceSubscriptions": ["test://watched-resource"] } }),
+    );
     let mut listener = SseReader::new(send(&service, listen).await);
     listener.next_message().await.unwrap();
 
-    notifier.resource_updated("test://watched-resource").await.unwrap();
-    assert_eq!(legacy.next_message().await.unwrap().1["params"]["uri"], "test://watched-resource");
-    assert_eq!(listener.next_message().await.unwrap().1["params"]["uri"], "test://watched-resource");
+    notifier
+        .resource_updated("test://watched-resource")
+        .await
+        .unwrap();
+    assert_eq!(
+        legacy.next_message().await.unwrap().1["params"]["uri"],
+        "test://watched-resource"
+    );
+    assert_eq!(
+        listener.next_message().await.unwrap().1["params"]["uri"],
+        "test://watched-resource"
+    );
 }
 
 #[tokio::test]
 async fn listen_fails_cleanly_when_the_hub_is_down() {
-    let service = fixture(SessionLayer::new(mcp_edge_session::MemoryStore::new(), common::backends::FailingHub));
-    let listen = stateless(1, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
-    assert_rejected(send(&service, listen).await, StatusCode::SERVICE_UNAVAILABLE, -32003).await;
+    let service = fixture(SessionLayer::new(
+        mcp_edge_session::MemoryStore::new(),
+        common::backends::FailingHub,
+    ));
+    let listen = stateless(
+        1,
+        "subscriptions/listen",
+        json!({ "notifications": { "toolsListChanged": true } }),
+    );
+    assert_rejected(
+        send(&service, listen).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32003,
+    )
+    .await;
     // Plain stateless calls are unaffected.
-    assert_eq!(send(&service, stateless(2, "tools/list", json!({}))).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&service, stateless(2, "tools/list", json!({})))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -277,7 +447,10 @@ async fn initialize_selects_the_legacy_era_on_a_dual_era_server() {
     request.headers_mut().remove("mcp-protocol-version");
     let response = send(&service, request).await;
     assert!(response.headers().contains_key("mcp-session-id"));
-    assert_eq!(json_body(response).await["result"]["protocolVersion"], LATEST);
+    assert_eq!(
+        json_body(response).await["result"]["protocolVersion"],
+        LATEST
+    );
 }
 
 #[tokio::test]
@@ -286,5 +459,10 @@ async fn batches_and_responses_are_refused() {
     let mut request = stateless(1, "tools/list", json!({}));
     let body = json!([request_body(1, "tools/list", json!({ "_meta": meta() }))]);
     *request.body_mut() = Full::new(Bytes::from(body.to_string()));
-    assert_rejected(send(&service, request).await, StatusCode::BAD_REQUEST, -32600).await;
+    assert_rejected(
+        send(&service, request).await,
+        StatusCode::BAD_REQUEST,
+        -32600,
+    )
+    .await;
 }

@@ -30,7 +30,14 @@ async fn get_stream_opens_with_priming_and_delivers_notifications() {
     assert_eq!(priming.retry, Some(1000));
 
     let session = id.parse().unwrap();
-    notifier.notify_session(&session, "notifications/message", json!({ "level": "info", "data": "hi" })).await.unwrap();
+    notifier
+        .notify_session(
+            &session,
+            "notifications/message",
+            json!({ "level": "info", "data": "hi" }),
+        )
+        .await
+        .unwrap();
     notifier.list_changed(ListKind::Tools).await.unwrap();
     let (first, message) = stream.next_message().await.unwrap();
     assert_eq!(message["params"]["data"], "hi");
@@ -48,7 +55,10 @@ async fn older_sessions_get_no_empty_priming_event() {
     let mut stream = SseReader::new(send(&service, get_request(&id, None)).await);
     let first = stream.next_block().await.unwrap();
     assert_eq!(first.retry, Some(1000));
-    assert_eq!(first.data, None, "2025-06-18 clients may choke on empty data");
+    assert_eq!(
+        first.data, None,
+        "2025-06-18 clients may choke on empty data"
+    );
 }
 
 #[tokio::test]
@@ -56,7 +66,11 @@ async fn subscribed_resource_updates_reach_the_get_stream() {
     let (service, notifier) = layer_with_notifier();
     let id = initialize(&service, LATEST).await;
     let other = initialize(&service, LATEST).await;
-    let subscribe = request_body(1, "resources/subscribe", json!({ "uri": "test://watched-resource" }));
+    let subscribe = request_body(
+        1,
+        "resources/subscribe",
+        json!({ "uri": "test://watched-resource" }),
+    );
     send(&service, post_request(Some(&id), subscribe)).await;
     let mut stream = SseReader::new(send(&service, get_request(&id, None)).await);
     let mut other_stream = SseReader::new(send(&service, get_request(&other, None)).await);
@@ -64,7 +78,11 @@ async fn subscribed_resource_updates_reach_the_get_stream() {
     other_stream.next_event().await.unwrap();
 
     // Published from a tool handler through the request's Notifier.
-    let touch = tool_call(2, "touch_resource", json!({ "uri": "test://watched-resource" }));
+    let touch = tool_call(
+        2,
+        "touch_resource",
+        json!({ "uri": "test://watched-resource" }),
+    );
     let result = answer(send(&service, post_request(Some(&other), touch)).await, 2).await;
     assert!(result["result"].get("isError").is_none(), "{result}");
     let (_, message) = stream.next_message().await.unwrap();
@@ -72,7 +90,10 @@ async fn subscribed_resource_updates_reach_the_get_stream() {
     assert_eq!(message["params"]["uri"], "test://watched-resource");
 
     other_stream.timeout = Duration::from_millis(200);
-    assert!(other_stream.next_message().await.is_none(), "not subscribed, nothing delivered");
+    assert!(
+        other_stream.next_message().await.is_none(),
+        "not subscribed, nothing delivered"
+    );
     notifier.resource_updated("test://unrelated").await.unwrap();
     stream.timeout = Duration::from_millis(200);
     assert!(stream.next_message().await.is_none());
@@ -85,33 +106,62 @@ async fn last_event_id_replays_what_was_missed_including_while_offline() {
     let session = id.parse().unwrap();
     let mut stream = SseReader::new(send(&service, get_request(&id, None)).await);
     stream.next_event().await.unwrap();
-    notifier.notify_session(&session, "notifications/message", json!({ "data": 1 })).await.unwrap();
+    notifier
+        .notify_session(&session, "notifications/message", json!({ "data": 1 }))
+        .await
+        .unwrap();
     let (seen, _) = stream.next_message().await.unwrap();
     drop(stream); // connection lost
 
     for n in 2..=3 {
-        notifier.notify_session(&session, "notifications/message", json!({ "data": n })).await.unwrap();
+        notifier
+            .notify_session(&session, "notifications/message", json!({ "data": n }))
+            .await
+            .unwrap();
     }
-    let mut resumed = SseReader::new(send(&service, get_request(&id, Some(seen.id.as_deref().unwrap()))).await);
+    let mut resumed = SseReader::new(
+        send(
+            &service,
+            get_request(&id, Some(seen.id.as_deref().unwrap())),
+        )
+        .await,
+    );
     assert!(resumed.next_event().await.unwrap().is_priming());
     let (_, two) = resumed.next_message().await.unwrap();
     let (_, three) = resumed.next_message().await.unwrap();
-    assert_eq!((two["params"]["data"].clone(), three["params"]["data"].clone()), (json!(2), json!(3)));
+    assert_eq!(
+        (
+            two["params"]["data"].clone(),
+            three["params"]["data"].clone()
+        ),
+        (json!(2), json!(3))
+    );
 
     // A new stream without Last-Event-ID does not get the replayed (already delivered) ones.
     drop(resumed);
-    notifier.notify_session(&session, "notifications/message", json!({ "data": 4 })).await.unwrap();
+    notifier
+        .notify_session(&session, "notifications/message", json!({ "data": 4 }))
+        .await
+        .unwrap();
     let mut fresh = SseReader::new(send(&service, get_request(&id, None)).await);
     fresh.next_event().await.unwrap();
     let (_, four) = fresh.next_message().await.unwrap();
-    assert_eq!(four["params"]["data"], 4, "buffered while offline, delivered on the next stream");
+    assert_eq!(
+        four["params"]["data"], 4,
+        "buffered while offline, delivered on the next stream"
+    );
 }
 
 #[tokio::test]
 async fn malformed_last_event_id_is_400() {
     let (service, _) = layer_with_notifier();
     let id = initialize(&service, LATEST).await;
-    assert_rejected(send(&service, get_request(&id, Some("nonsense"))).await, StatusCode::BAD_REQUEST, -32000).await;
+    assert_rejected(
+        send(&service, get_request(&id, Some("nonsense"))).await,
+        StatusCode::BAD_REQUEST,
+        -32000,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -123,10 +173,17 @@ async fn a_message_goes_to_exactly_one_stream() {
     let mut b = SseReader::new(send(&service, get_request(&id, None)).await);
     a.next_event().await.unwrap();
     b.next_event().await.unwrap();
-    notifier.publish(&Audience::Session(session), &json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": {} })).await.unwrap();
+    notifier
+        .publish(
+            &Audience::Session(session),
+            &json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": {} }),
+        )
+        .await
+        .unwrap();
     a.timeout = Duration::from_millis(200);
     b.timeout = Duration::from_millis(200);
-    let delivered = usize::from(a.next_message().await.is_some()) + usize::from(b.next_message().await.is_some());
+    let delivered = usize::from(a.next_message().await.is_some())
+        + usize::from(b.next_message().await.is_some());
     assert_eq!(delivered, 1);
 }
 
@@ -149,7 +206,14 @@ async fn post_streams_get_priming_and_session_unique_event_ids() {
 
     let mut ids = Vec::new();
     for call in 2..=3 {
-        let response = send(&service, post_request(Some(&id), tool_call(call, "test_tool_with_logging", json!({})))).await;
+        let response = send(
+            &service,
+            post_request(
+                Some(&id),
+                tool_call(call, "test_tool_with_logging", json!({})),
+            ),
+        )
+        .await;
         let mut stream = SseReader::new(response);
         let priming = stream.next_event().await.unwrap();
         assert!(priming.is_priming());
@@ -176,8 +240,21 @@ async fn post_streams_get_priming_and_session_unique_event_ids() {
 async fn log_level_filters_tool_logging() {
     let (service, _) = layer_with_notifier();
     let id = initialize(&service, LATEST).await;
-    send(&service, post_request(Some(&id), request_body(1, "logging/setLevel", json!({ "level": "error" })))).await;
-    let mut stream = SseReader::new(send(&service, post_request(Some(&id), tool_call(2, "test_tool_with_logging", json!({})))).await);
+    send(
+        &service,
+        post_request(
+            Some(&id),
+            request_body(1, "logging/setLevel", json!({ "level": "error" })),
+        ),
+    )
+    .await;
+    let mut stream = SseReader::new(
+        send(
+            &service,
+            post_request(Some(&id), tool_call(2, "test_tool_with_logging", json!({}))),
+        )
+        .await,
+    );
     let (_, message) = stream.next_message().await.unwrap();
     assert_eq!(message["id"], 2, "info logs are below the session's level");
 }
@@ -190,32 +267,62 @@ async fn polling_closes_the_post_stream_and_resumes_on_get() {
     let mut standalone = SseReader::new(send(&service, get_request(&id, None)).await);
     standalone.next_event().await.unwrap();
 
-    let mut post = SseReader::new(send(&service, post_request(Some(&id), tool_call(1, "test_reconnection", json!({})))).await);
+    let mut post = SseReader::new(
+        send(
+            &service,
+            post_request(Some(&id), tool_call(1, "test_reconnection", json!({}))),
+        )
+        .await,
+    );
     let priming = post.next_event().await.unwrap();
     assert!(priming.is_priming());
     assert!(priming.retry.is_some());
-    assert!(post.ended().await, "the handler closed the stream before answering");
+    assert!(
+        post.ended().await,
+        "the handler closed the stream before answering"
+    );
 
     let mut resumed = SseReader::new(send(&service, get_request(&id, priming.id.as_deref())).await);
     let (event, message) = resumed.next_message().await.unwrap();
     assert_eq!(message["id"], 1);
-    assert!(message["result"]["content"][0]["text"].as_str().unwrap().contains("reconnected"));
-    assert!(event.id.unwrap().starts_with(priming.id.unwrap().split('.').next().unwrap()));
+    assert!(message["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("reconnected"));
+    assert!(event
+        .id
+        .unwrap()
+        .starts_with(priming.id.unwrap().split('.').next().unwrap()));
     standalone.timeout = Duration::from_millis(100);
-    assert!(standalone.next_message().await.is_none(), "the result went to the resumed stream only");
+    assert!(
+        standalone.next_message().await.is_none(),
+        "the result went to the resumed stream only"
+    );
 }
 
 #[tokio::test]
 async fn disconnect_is_not_cancellation_in_the_legacy_era() {
     let (service, _) = layer_with_notifier();
     let id = initialize(&service, LATEST).await;
-    let mut post = SseReader::new(send(&service, post_request(Some(&id), tool_call(1, "test_tool_with_progress", json!({ "_meta": {} })))).await);
+    let mut post = SseReader::new(
+        send(
+            &service,
+            post_request(
+                Some(&id),
+                tool_call(1, "test_tool_with_progress", json!({ "_meta": {} })),
+            ),
+        )
+        .await,
+    );
     let priming = post.next_event().await.unwrap();
     drop(post); // client went away after the priming event
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut resumed = SseReader::new(send(&service, get_request(&id, priming.id.as_deref())).await);
     let (_, message) = resumed.next_message().await.unwrap();
-    assert_eq!(message["id"], 1, "the response was finished and kept for the client");
+    assert_eq!(
+        message["id"], 1,
+        "the response was finished and kept for the client"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +334,10 @@ async fn server_to_client_requests_are_routed_back_through_the_hub() {
     assert!(stream.next_event().await.unwrap().is_priming());
     let (_, request) = stream.next_message().await.unwrap();
     assert_eq!(request["method"], "sampling/createMessage");
-    assert_eq!(request["params"]["messages"][0]["content"]["text"], "Say hi");
+    assert_eq!(
+        request["params"]["messages"][0]["content"]["text"],
+        "Say hi"
+    );
 
     let reply = json!({ "jsonrpc": "2.0", "id": request["id"], "result": {
         "role": "assistant", "content": { "type": "text", "text": "hi!" }, "model": "m" } });
@@ -251,7 +361,10 @@ async fn client_errors_to_server_requests_reach_the_handler() {
     send(&service, post_request(Some(&id), reply)).await;
     let (_, result) = stream.next_message().await.unwrap();
     assert_eq!(result["result"]["isError"], true);
-    assert!(result["result"]["content"][0]["text"].as_str().unwrap().contains("user said no"));
+    assert!(result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("user said no"));
 }
 
 #[tokio::test]
@@ -261,7 +374,8 @@ async fn notifier_request_goes_out_on_the_get_stream() {
     let session: mcp_edge_session::SessionId = id.parse().unwrap();
     let mut stream = SseReader::new(send(&service, get_request(&id, None)).await);
     stream.next_event().await.unwrap();
-    let asking = tokio::spawn(async move { notifier.request(&session, "roots/list", json!({})).await });
+    let asking =
+        tokio::spawn(async move { notifier.request(&session, "roots/list", json!({})).await });
     let (_, request) = stream.next_message().await.unwrap();
     assert_eq!(request["method"], "roots/list");
     let reply = json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "roots": [] } });

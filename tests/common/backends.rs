@@ -8,7 +8,9 @@ use mcp_edge_session::hub::{
     Event, EventId, HubError, ListenFilter, Message, MessageStream, PendingResponse, SessionStream,
 };
 use mcp_edge_session::store::StoreError;
-use mcp_edge_session::{Audience, MemoryHub, MemoryStore, SessionId, SessionRecord, SessionStore, StreamHub};
+use mcp_edge_session::{
+    Audience, MemoryHub, MemoryStore, SessionId, SessionRecord, SessionStore, StreamHub,
+};
 
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -70,7 +72,11 @@ impl CountingHub {
 
 #[async_trait]
 impl StreamHub for CountingHub {
-    async fn open_session_stream(&self, s: &SessionId, after: Option<&EventId>) -> Result<SessionStream, HubError> {
+    async fn open_session_stream(
+        &self,
+        s: &SessionId,
+        after: Option<&EventId>,
+    ) -> Result<SessionStream, HubError> {
         self.tick();
         self.inner.open_session_stream(s, after).await
     }
@@ -98,7 +104,12 @@ impl StreamHub for CountingHub {
         self.tick();
         self.inner.expect_response(s, id).await
     }
-    async fn deliver_response(&self, s: &SessionId, id: &str, m: Message) -> Result<bool, HubError> {
+    async fn deliver_response(
+        &self,
+        s: &SessionId,
+        id: &str,
+        m: Message,
+    ) -> Result<bool, HubError> {
         self.tick();
         self.inner.deliver_response(s, id, m).await
     }
@@ -134,7 +145,11 @@ fn down() -> HubError {
 
 #[async_trait]
 impl StreamHub for FailingHub {
-    async fn open_session_stream(&self, _: &SessionId, _: Option<&EventId>) -> Result<SessionStream, HubError> {
+    async fn open_session_stream(
+        &self,
+        _: &SessionId,
+        _: Option<&EventId>,
+    ) -> Result<SessionStream, HubError> {
         Err(down())
     }
     async fn listen(&self, _: ListenFilter) -> Result<MessageStream, HubError> {

@@ -90,7 +90,11 @@ pub fn request_body(id: u64, method: &str, params: Value) -> Value {
 }
 
 pub fn tool_call(id: u64, name: &str, arguments: Value) -> Value {
-    request_body(id, "tools/call", json!({ "name": name, "arguments": arguments }))
+    request_body(
+        id,
+        "tools/call",
+        json!({ "name": name, "arguments": arguments }),
+    )
 }
 
 /// Sends a request and returns the response.
@@ -133,7 +137,9 @@ pub async fn assert_rejected(response: Reply, status: StatusCode, code: i64) -> 
     let body = json_body(response).await;
     assert_eq!(body["jsonrpc"], "2.0");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     body
 }
 
@@ -147,7 +153,10 @@ pub async fn answer(response: Reply, id: u64) -> Value {
     }
     let mut reader = sse::SseReader::new(response);
     loop {
-        let event = reader.next_event().await.expect("stream ended before the answer");
+        let event = reader
+            .next_event()
+            .await
+            .expect("stream ended before the answer");
         if let Some(message) = event.json() {
             if message["id"] == id && message.get("method").is_none() {
                 return message;

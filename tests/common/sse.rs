@@ -21,7 +21,9 @@ pub struct SseEvent {
 
 impl SseEvent {
     pub fn json(&self) -> Option<Value> {
-        self.data.as_deref().and_then(|d| serde_json::from_str(d).ok())
+        self.data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
     }
 
     pub fn is_priming(&self) -> bool {
@@ -29,7 +31,10 @@ impl SseEvent {
     }
 
     pub fn is_comment_only(&self) -> bool {
-        self.id.is_none() && self.data.is_none() && self.retry.is_none() && !self.comments.is_empty()
+        self.id.is_none()
+            && self.data.is_none()
+            && self.retry.is_none()
+            && !self.comments.is_empty()
     }
 }
 
@@ -58,7 +63,9 @@ impl SseReader {
                 self.buffer.advance(end.1);
                 return Some(parse_block(std::str::from_utf8(&block).unwrap()));
             }
-            let frame = tokio::time::timeout(self.timeout, self.body.frame()).await.ok()??;
+            let frame = tokio::time::timeout(self.timeout, self.body.frame())
+                .await
+                .ok()??;
             let frame = frame.expect("body error");
             if let Ok(data) = frame.into_data() {
                 self.buffer.extend_from_slice(&data);
