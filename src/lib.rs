@@ -61,6 +61,8 @@
 //! request extensions.
 
 pub mod body;
+#[cfg(feature = "cloudflare")]
+pub mod cloudflare;
 mod context;
 pub mod contract;
 pub mod hub;

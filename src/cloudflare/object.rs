@@ -1,0 +1,423 @@
+//! [`McpSessionHub`]: the Durable Object behind [`DurableObjectHub`]. One instance per shard.
+//!
+//! It keeps nothing in memory that matters: streams are hibernatable WebSockets found again by
+//! their tags (`get_websockets_with_tag`) and attachments after the object was evicted, and
+//! the per-session event logs and the resource-subscription index live in its storage.
+//!
+//! [`DurableObjectHub`]: super::DurableObjectHub
+
+// `#[durable_object]` generates the JS-facing constructor and handlers without docs.
+#![allow(missing_docs)]
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    durable_object, js_sys, DurableObject, Env, ListOptions, Request, Response, Result, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
+
+use super::wire::{self, tags, Attachment, Call, Frame, Reply, StreamKind, WireFilter};
+use crate::context::{now_ms, SessionId};
+use crate::hub::{EventId, ListenFilter, StreamKey};
+
+/// Events kept per session for replay and offline buffering.
+const LOG_CAPACITY: u64 = 128;
+/// Events older than this are not replayed.
+const LOG_MAX_AGE_MS: u64 = 10 * 60 * 1000;
+
+/// Where a session's log stands.
+#[derive(Serialize, Deserialize, Default, Debug)]
+struct LogMeta {
+    /// Sequence number of the last standalone event.
+    next_seq: u64,
+    /// Storage index the next entry gets.
+    next_index: u64,
+    /// Storage index of the oldest kept entry.
+    first_index: u64,
+}
+
+/// One logged event.
+#[derive(Serialize, Deserialize, Debug)]
+struct Entry {
+    id: String,
+    data: String,
+    at_ms: u64,
+    delivered: bool,
+}
+
+fn meta_key(session: &str) -> String {
+    format!("m:{session}")
+}
+
+fn entry_prefix(session: &str) -> String {
+    format!("e:{session}:")
+}
+
+fn entry_key(session: &str, index: u64) -> String {
+    format!("e:{session}:{index:016}")
+}
+
+fn subscribers_key(uri: &str) -> String {
+    format!("u:{uri}")
+}
+
+fn subscriptions_key(session: &str) -> String {
+    format!("x:{session}")
+}
+
+/// The stream hub Durable Object. Export it from your Worker (`pub use
+/// mcp_edge_session::cloudflare::McpSessionHub;`) and bind it as `TMCP_DURABLE_OBJECT`.
+#[durable_object]
+pub struct McpSessionHub {
+    state: worker::State,
+    instance: String,
+    constructed_at_ms: u64,
+}
+
+impl std::fmt::Debug for McpSessionHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpSessionHub")
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DurableObject for McpSessionHub {
+    fn new(state: worker::State, _env: Env) -> Self {
+        Self {
+            state,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            constructed_at_ms: now_ms(),
+        }
+    }
+
+    async fn fetch(&self, mut request: Request) -> Result<Response> {
+        let url = request.url()?;
+        match url.path() {
+            wire::RPC_PATH => {
+                let call: Call = request.json().await?;
+                Response::from_json(&self.call(call).await?)
+            }
+            wire::STREAM_PATH => {
+                let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+                self.open(&query).await
+            }
+            wire::INSTANCE_PATH => Response::from_json(&serde_json::json!({
+                "instance": self.instance,
+                "constructed_at_ms": self.constructed_at_ms,
+                "websockets": self.state.get_websockets().len(),
+            })),
+            _ => Response::error("not found", 404),
+        }
+    }
+
+    async fn websocket_message(&self, _ws: WebSocket, _message: WebSocketIncomingMessage) -> Result<()> {
+        // Workers only listen on these sockets.
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+        // Complete the closing handshake so the runtime releases the socket.
+        let _ = ws.close(Some(1000), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        let _ = ws.close(Some(1011), Some("error"));
+        Ok(())
+    }
+}
+
+impl McpSessionHub {
+    fn storage(&self) -> worker::Storage {
+        self.state.storage()
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>> {
+        match self.storage().get::<String>(key).await? {
+            Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes several values (as JSON text) in one storage operation.
+    async fn put_json(&self, values: &[(String, String)]) -> Result<()> {
+        let object = js_sys::Object::new();
+        for (key, value) in values {
+            js_sys::Reflect::set(&object, &JsValue::from_str(key), &JsValue::from_str(value))?;
+        }
+        self.storage().put_multiple_raw(object).await
+    }
+
+    /// The log entries of a session, oldest first, with their storage keys.
+    async fn entries(&self, session: &str) -> Result<Vec<(String, Entry)>> {
+        let prefix = entry_prefix(session);
+        let map = self.storage().list_with_options(ListOptions::new().prefix(&prefix)).await?;
+        let mut entries = Vec::new();
+        map.for_each(&mut |value, key| {
+            if let (Some(key), Some(value)) = (key.as_string(), value.as_string()) {
+                if let Ok(entry) = serde_json::from_str::<Entry>(&value) {
+                    entries.push((key, entry));
+                }
+            }
+        });
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(entries)
+    }
+
+    /// Sends a frame to the newest socket under `tag`; whether one took it.
+    fn deliver(&self, tag: &str, frame: &Frame) -> bool {
+        let Ok(text) = serde_json::to_string(frame) else {
+            return false;
+        };
+        let mut sockets: Vec<(u64, WebSocket)> = self
+            .state
+            .get_websockets_with_tag(tag)
+            .into_iter()
+            .map(|ws| {
+                let opened = ws
+                    .deserialize_attachment::<Attachment>()
+                    .ok()
+                    .flatten()
+                    .map_or(0, |a| a.opened_at_ms);
+                (opened, ws)
+            })
+            .collect();
+        sockets.sort_by_key(|(opened, _)| std::cmp::Reverse(*opened));
+        sockets.into_iter().any(|(_, ws)| ws.send_with_str(&text).is_ok())
+    }
+
+    /// Appends an event to a session's log, dropping the oldest beyond capacity.
+    async fn append(&self, session: &str, mut meta: LogMeta, entry: Entry) -> Result<()> {
+        let index = meta.next_index;
+        meta.next_index += 1;
+        let expired: Vec<String> = (meta.first_index..meta.next_index.saturating_sub(LOG_CAPACITY))
+            .map(|i| entry_key(session, i))
+            .collect();
+        meta.first_index = meta.first_index.max(meta.next_index.saturating_sub(LOG_CAPACITY));
+        self.put_json(&[
+            (entry_key(session, index), serde_json::to_string(&entry)?),
+            (meta_key(session), serde_json::to_string(&meta)?),
+        ])
+        .await?;
+        if !expired.is_empty() {
+            self.storage().delete_multiple(expired).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, session: &str, data: String) -> Result<bool> {
+        let mut meta: LogMeta = self.get_json(&meta_key(session)).await?.unwrap_or_default();
+        meta.next_seq += 1;
+        let id = EventId::new(StreamKey::standalone(), meta.next_seq).to_string();
+        let frame = Frame::Event { id, data };
+        let delivered = self.deliver(&tags::session(session), &frame);
+        let Frame::Event { id, data } = frame else { unreachable!() };
+        self.append(session, meta, Entry { id, data, at_ms: now_ms(), delivered }).await?;
+        Ok(delivered)
+    }
+
+    async fn call(&self, call: Call) -> Result<Reply> {
+        let delivered = match call {
+            Call::Publish { session, data } => self.publish(&session, data).await?,
+            Call::Broadcast { audience, data } => {
+                let wanted = audience.to_audience();
+                let text = serde_json::to_string(&Frame::Message(data.clone()))?;
+                for ws in self.state.get_websockets_with_tag(tags::LISTENER) {
+                    let filter = ws
+                        .deserialize_attachment::<Attachment>()
+                        .ok()
+                        .flatten()
+                        .and_then(|a| a.filter);
+                    if filter.is_some_and(|f| ListenFilter::from(&f).admits(&wanted)) {
+                        let _ = ws.send_with_str(&text);
+                    }
+                }
+                let sessions: BTreeSet<String> = match &audience {
+                    wire::WireAudience::Resource(uri) => {
+                        self.get_json(&subscribers_key(uri)).await?.unwrap_or_default()
+                    }
+                    // List changes reach the sessions with a stream open on this shard.
+                    wire::WireAudience::List(_) => self
+                        .state
+                        .get_websockets()
+                        .iter()
+                        .filter_map(|ws| ws.deserialize_attachment::<Attachment>().ok().flatten())
+                        .filter(|a| a.kind == StreamKind::Session)
+                        .filter_map(|a| a.session)
+                        .collect(),
+                };
+                for session in sessions {
+                    self.publish(&session, data.clone()).await?;
+                }
+                true
+            }
+            Call::Record { session, id, data } => {
+                let parsed: EventId = id.parse().map_err(|_| worker::Error::RustError("bad event id".into()))?;
+                let frame = Frame::Event { id, data };
+                let delivered = self.deliver(&tags::post_stream(&session, parsed.stream.as_str()), &frame);
+                let Frame::Event { id, data } = frame else { unreachable!() };
+                let meta: LogMeta = self.get_json(&meta_key(&session)).await?.unwrap_or_default();
+                self.append(&session, meta, Entry { id, data, at_ms: now_ms(), delivered }).await?;
+                delivered
+            }
+            Call::Subscription { session, uri, subscribed } => {
+                let mut subscribers: BTreeSet<String> =
+                    self.get_json(&subscribers_key(&uri)).await?.unwrap_or_default();
+                let mut subscriptions: BTreeSet<String> =
+                    self.get_json(&subscriptions_key(&session)).await?.unwrap_or_default();
+                if subscribed {
+                    subscribers.insert(session.clone());
+                    subscriptions.insert(uri.clone());
+                } else {
+                    subscribers.remove(&session);
+                    subscriptions.remove(&uri);
+                }
+                self.put_json(&[
+                    (subscribers_key(&uri), serde_json::to_string(&subscribers)?),
+                    (subscriptions_key(&session), serde_json::to_string(&subscriptions)?),
+                ])
+                .await?;
+                true
+            }
+            Call::Close { session } => {
+                self.close(&session).await?;
+                true
+            }
+            Call::Respond { session, request_id, data } => {
+                let tag = tags::waiting(&session, &request_id);
+                let delivered = self.deliver(&tag, &Frame::Message(data));
+                for ws in self.state.get_websockets_with_tag(&tag) {
+                    let _ = ws.close(Some(1000), Some("answered"));
+                }
+                delivered
+            }
+        };
+        Ok(Reply { delivered })
+    }
+
+    async fn close(&self, session: &str) -> Result<()> {
+        for ws in self.state.get_websockets() {
+            let owned = ws
+                .deserialize_attachment::<Attachment>()
+                .ok()
+                .flatten()
+                .is_some_and(|a| a.session.as_deref() == Some(session));
+            if owned {
+                let _ = ws.close(Some(1000), Some("session closed"));
+            }
+        }
+        let mut keys: Vec<String> = self.entries(session).await?.into_iter().map(|(key, _)| key).collect();
+        keys.push(meta_key(session));
+        let subscriptions: BTreeSet<String> =
+            self.get_json(&subscriptions_key(session)).await?.unwrap_or_default();
+        for uri in &subscriptions {
+            let mut subscribers: BTreeSet<String> =
+                self.get_json(&subscribers_key(uri)).await?.unwrap_or_default();
+            subscribers.remove(session);
+            self.put_json(&[(subscribers_key(uri), serde_json::to_string(&subscribers)?)]).await?;
+        }
+        keys.push(subscriptions_key(session));
+        for chunk in keys.chunks(128) {
+            self.storage().delete_multiple(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Accepts a stream WebSocket: tags and attachment let the object find it again after
+    /// hibernation; a session stream first gets its cursor, then what it should replay.
+    async fn open(&self, query: &HashMap<String, String>) -> Result<Response> {
+        let bad = |what: &str| Response::error(format!("bad stream request: {what}"), 400);
+        let session = query.get("session").map(String::as_str);
+        if session.is_some_and(|s| s.parse::<SessionId>().is_err()) {
+            return bad("session");
+        }
+        let pair = WebSocketPair::new()?;
+        let server = pair.server;
+        let mut attachment = Attachment {
+            kind: StreamKind::Session,
+            session: session.map(str::to_owned),
+            request_id: None,
+            filter: None,
+            opened_at_ms: now_ms(),
+        };
+        match query.get("kind").map(String::as_str) {
+            Some("session") => {
+                let Some(session) = session else { return bad("session") };
+                let after = match query.get("after") {
+                    None => None,
+                    Some(raw) => match raw.parse::<EventId>() {
+                        Ok(id) => Some(id),
+                        Err(_) => return bad("after"),
+                    },
+                };
+                let mut socket_tags = vec![tags::session(session)];
+                if let Some(after) = after.as_ref().filter(|a| !a.stream.is_standalone()) {
+                    socket_tags.push(tags::post_stream(session, after.stream.as_str()));
+                }
+                let tag_refs: Vec<&str> = socket_tags.iter().map(String::as_str).collect();
+                self.state.accept_websocket_with_tags(&server, &tag_refs);
+                server.serialize_attachment(&attachment)?;
+                self.replay(&server, session, after.as_ref()).await?;
+            }
+            Some("listen") => {
+                let filter: WireFilter = match query.get("filter").map(|f| serde_json::from_str(f)) {
+                    Some(Ok(filter)) => filter,
+                    _ => return bad("filter"),
+                };
+                attachment.kind = StreamKind::Listen;
+                attachment.filter = Some(filter);
+                self.state.accept_websocket_with_tags(&server, &[tags::LISTENER]);
+                server.serialize_attachment(&attachment)?;
+            }
+            Some("await") => {
+                let (Some(session), Some(request_id)) = (session, query.get("request_id")) else {
+                    return bad("await");
+                };
+                attachment.kind = StreamKind::Await;
+                attachment.request_id = Some(request_id.clone());
+                self.state
+                    .accept_websocket_with_tags(&server, &[&tags::waiting(session, request_id)]);
+                server.serialize_attachment(&attachment)?;
+            }
+            _ => return bad("kind"),
+        }
+        Response::from_websocket(pair.client)
+    }
+
+    async fn replay(&self, server: &WebSocket, session: &str, after: Option<&EventId>) -> Result<()> {
+        let meta: LogMeta = self.get_json(&meta_key(session)).await?.unwrap_or_default();
+        let cursor = after.map_or_else(
+            || EventId::new(StreamKey::standalone(), meta.next_seq).to_string(),
+            ToString::to_string,
+        );
+        server.send_with_str(serde_json::to_string(&Frame::Cursor(cursor))?)?;
+        let followed: Vec<StreamKey> = std::iter::once(StreamKey::standalone())
+            .chain(after.map(|a| a.stream.clone()))
+            .collect();
+        let oldest = now_ms().saturating_sub(LOG_MAX_AGE_MS);
+        let mut updated = Vec::new();
+        for (key, mut entry) in self.entries(session).await? {
+            let Ok(id) = entry.id.parse::<EventId>() else { continue };
+            let wanted = match after {
+                Some(after) if id.stream == after.stream => id.seq > after.seq,
+                _ => !entry.delivered && followed.contains(&id.stream),
+            };
+            if !wanted || entry.at_ms < oldest {
+                continue;
+            }
+            let frame = Frame::Event { id: entry.id.clone(), data: entry.data.clone() };
+            server.send_with_str(serde_json::to_string(&frame)?)?;
+            if !entry.delivered {
+                entry.delivered = true;
+                updated.push((key, serde_json::to_string(&entry)?));
+            }
+        }
+        if !updated.is_empty() {
+            self.put_json(&updated).await?;
+        }
+        Ok(())
+    }
+}
