@@ -49,13 +49,16 @@ impl DurableObjectHub {
         let body = serde_json::to_string(call).map_err(|e| HubError::unavailable(e.to_string()))?;
         SendFuture::new(async move {
             let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_body(Some(body.into()));
-            let request = Request::new_with_init(&format!("{}{}", wire::ORIGIN, wire::RPC_PATH), &init)?;
+            init.with_method(Method::Post).with_body(Some(body.into()));
+            let request =
+                Request::new_with_init(&format!("{}{}", wire::ORIGIN, wire::RPC_PATH), &init)?;
             let mut response = stub.fetch_with_request(request).await?;
             if response.status_code() != 200 {
                 let text = response.text().await.unwrap_or_default();
-                return Err(worker::Error::RustError(format!("hub answered {}: {text}", response.status_code())));
+                return Err(worker::Error::RustError(format!(
+                    "hub answered {}: {text}",
+                    response.status_code()
+                )));
             }
             response.json::<Reply>().await
         })
@@ -71,11 +74,13 @@ impl DurableObjectHub {
             let mut init = RequestInit::new();
             init.with_method(Method::Get).with_headers(headers);
             let url = format!("{}{}?{query}", wire::ORIGIN, wire::STREAM_PATH);
-            let response = stub.fetch_with_request(Request::new_with_init(&url, &init)?).await?;
+            let response = stub
+                .fetch_with_request(Request::new_with_init(&url, &init)?)
+                .await?;
             let status = response.status_code();
-            let socket = response
-                .websocket()
-                .ok_or_else(|| worker::Error::RustError(format!("hub refused the stream ({status})")))?;
+            let socket = response.websocket().ok_or_else(|| {
+                worker::Error::RustError(format!("hub refused the stream ({status})"))
+            })?;
             SocketMessages::accept(socket)
         })
         .await
@@ -95,7 +100,9 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 impl fmt::Debug for DurableObjectHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DurableObjectHub").field("shards", &self.shards).finish_non_exhaustive()
+        f.debug_struct("DurableObjectHub")
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,11 +119,19 @@ impl StreamHub for DurableObjectHub {
             pairs.push(("after", after));
         }
         let mut messages = self.connect(self.shard_of(session)?, query(&pairs)).await?;
-        let cursor = match messages.next().await.map(|m| serde_json::from_str::<Frame>(&m)) {
+        let cursor = match messages
+            .next()
+            .await
+            .map(|m| serde_json::from_str::<Frame>(&m))
+        {
             Some(Ok(Frame::Cursor(cursor))) => cursor
                 .parse::<EventId>()
                 .map_err(|_| HubError::unavailable("hub sent a malformed cursor"))?,
-            _ => return Err(HubError::unavailable("hub closed the stream before its cursor")),
+            _ => {
+                return Err(HubError::unavailable(
+                    "hub closed the stream before its cursor",
+                ))
+            }
         };
         let events = messages.filter_map(|message| async move {
             match serde_json::from_str::<Frame>(&message) {
@@ -139,7 +154,10 @@ impl StreamHub for DurableObjectHub {
         let filter = serde_json::to_string(&WireFilter::from(&filter))
             .map_err(|e| HubError::unavailable(e.to_string()))?;
         let messages = self
-            .connect(self.shard(shard)?, query(&[("kind", "listen"), ("filter", &filter)]))
+            .connect(
+                self.shard(shard)?,
+                query(&[("kind", "listen"), ("filter", &filter)]),
+            )
             .await?;
         Ok(messages
             .filter_map(|message| async move {
@@ -154,14 +172,27 @@ impl StreamHub for DurableObjectHub {
     async fn publish(&self, audience: &Audience, message: Message) -> Result<(), HubError> {
         let data = message.to_string();
         if let Audience::Session(session) = audience {
-            let call = Call::Publish { session: session.to_string(), data };
+            let call = Call::Publish {
+                session: session.to_string(),
+                data,
+            };
             return self.call_on(self.shard_of(session)?, &call).await.map(drop);
         }
         let audience = WireAudience::from_audience(audience).expect("not a session audience");
         let call = Call::Broadcast { audience, data };
-        let stubs = (0..self.shards).map(|shard| self.shard(shard)).collect::<Result<Vec<_>, _>>()?;
-        let results = join_all(stubs.into_iter().map(|stub| self.call_on(stub, &call).boxed())).await;
-        results.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+        let stubs = (0..self.shards)
+            .map(|shard| self.shard(shard))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = join_all(
+            stubs
+                .into_iter()
+                .map(|stub| self.call_on(stub, &call).boxed()),
+        )
+        .await;
+        results
+            .into_iter()
+            .find_map(Result::err)
+            .map_or(Ok(()), Err)
     }
 
     async fn record(&self, session: &SessionId, event: Event) -> Result<(), HubError> {
@@ -173,7 +204,12 @@ impl StreamHub for DurableObjectHub {
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }
 
-    async fn set_subscription(&self, session: &SessionId, uri: &str, subscribed: bool) -> Result<(), HubError> {
+    async fn set_subscription(
+        &self,
+        session: &SessionId,
+        uri: &str,
+        subscribed: bool,
+    ) -> Result<(), HubError> {
         let call = Call::Subscription {
             session: session.to_string(),
             uri: uri.to_owned(),
@@ -183,12 +219,22 @@ impl StreamHub for DurableObjectHub {
     }
 
     async fn close_session(&self, session: &SessionId) -> Result<(), HubError> {
-        let call = Call::Close { session: session.to_string() };
+        let call = Call::Close {
+            session: session.to_string(),
+        };
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }
 
-    async fn expect_response(&self, session: &SessionId, request_id: &str) -> Result<PendingResponse, HubError> {
-        let pairs = [("kind", "await"), ("session", session.as_str()), ("request_id", request_id)];
+    async fn expect_response(
+        &self,
+        session: &SessionId,
+        request_id: &str,
+    ) -> Result<PendingResponse, HubError> {
+        let pairs = [
+            ("kind", "await"),
+            ("session", session.as_str()),
+            ("request_id", request_id),
+        ];
         let mut messages = self.connect(self.shard_of(session)?, query(&pairs)).await?;
         Ok(PendingResponse::new(async move {
             while let Some(message) = messages.next().await {
@@ -200,12 +246,20 @@ impl StreamHub for DurableObjectHub {
         }))
     }
 
-    async fn deliver_response(&self, session: &SessionId, request_id: &str, message: Message) -> Result<bool, HubError> {
+    async fn deliver_response(
+        &self,
+        session: &SessionId,
+        request_id: &str,
+        message: Message,
+    ) -> Result<bool, HubError> {
         let call = Call::Respond {
             session: session.to_string(),
             request_id: request_id.to_owned(),
             data: message.to_string(),
         };
-        Ok(self.call_on(self.shard_of(session)?, &call).await?.delivered)
+        Ok(self
+            .call_on(self.shard_of(session)?, &call)
+            .await?
+            .delivered)
     }
 }

@@ -55,12 +55,21 @@ impl KvSessionStore {
             record: record.clone(),
         })
         .map_err(StoreError::Corrupt)?;
-        let ttl_secs = record.expires_at_ms.saturating_sub(now_ms()).div_ceil(1000).max(MIN_TTL_SECS);
+        let ttl_secs = record
+            .expires_at_ms
+            .saturating_sub(now_ms())
+            .div_ceil(1000)
+            .max(MIN_TTL_SECS);
         let key = self.key(&record.id);
         let kv = &self.kv;
-        SendFuture::new(async move { kv.put(&key, value)?.expiration_ttl(ttl_secs).execute().await })
-            .await
-            .map_err(kv_error)
+        SendFuture::new(async move {
+            kv.put(&key, value)?
+                .expiration_ttl(ttl_secs)
+                .execute()
+                .await
+        })
+        .await
+        .map_err(kv_error)
     }
 }
 
@@ -70,7 +79,9 @@ fn kv_error(error: worker::KvError) -> StoreError {
 
 impl fmt::Debug for KvSessionStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KvSessionStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("KvSessionStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,6 +116,8 @@ impl SessionStore for KvSessionStore {
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let key = self.key(id);
         let kv = &self.kv;
-        SendFuture::new(async move { kv.delete(&key).await }).await.map_err(kv_error)
+        SendFuture::new(async move { kv.delete(&key).await })
+            .await
+            .map_err(kv_error)
     }
 }

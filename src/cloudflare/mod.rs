@@ -88,7 +88,10 @@ impl SessionLayer {
     /// bindings.
     pub fn cloudflare_with(env: &worker::Env, bindings: &Bindings) -> worker::Result<Self> {
         let store = KvSessionStore::new(env.kv(&bindings.kv)?);
-        let hub = DurableObjectHub::new(env.durable_object(&bindings.durable_object)?, bindings.shards);
+        let hub = DurableObjectHub::new(
+            env.durable_object(&bindings.durable_object)?,
+            bindings.shards,
+        );
         Ok(Self::from_shared(Arc::new(store), Arc::new(hub)))
     }
 }

@@ -113,12 +113,22 @@ impl DurableObject for McpSessionHub {
         }
     }
 
-    async fn websocket_message(&self, _ws: WebSocket, _message: WebSocketIncomingMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        _ws: WebSocket,
+        _message: WebSocketIncomingMessage,
+    ) -> Result<()> {
         // Workers only listen on these sockets.
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        _code: usize,
+        _reason: String,
+        _clean: bool,
+    ) -> Result<()> {
         // Complete the closing handshake so the runtime releases the socket.
         let _ = ws.close(Some(1000), Some("closed"));
         Ok(())
@@ -154,7 +164,10 @@ impl McpSessionHub {
     /// The log entries of a session, oldest first, with their storage keys.
     async fn entries(&self, session: &str) -> Result<Vec<(String, Entry)>> {
         let prefix = entry_prefix(session);
-        let map = self.storage().list_with_options(ListOptions::new().prefix(&prefix)).await?;
+        let map = self
+            .storage()
+            .list_with_options(ListOptions::new().prefix(&prefix))
+            .await?;
         let mut entries = Vec::new();
         map.for_each(&mut |value, key| {
             if let (Some(key), Some(value)) = (key.as_string(), value.as_string()) {
@@ -186,7 +199,9 @@ impl McpSessionHub {
             })
             .collect();
         sockets.sort_by_key(|(opened, _)| std::cmp::Reverse(*opened));
-        sockets.into_iter().any(|(_, ws)| ws.send_with_str(&text).is_ok())
+        sockets
+            .into_iter()
+            .any(|(_, ws)| ws.send_with_str(&text).is_ok())
     }
 
     /// Appends an event to a session's log, dropping the oldest beyond capacity.
@@ -196,7 +211,9 @@ impl McpSessionHub {
         let expired: Vec<String> = (meta.first_index..meta.next_index.saturating_sub(LOG_CAPACITY))
             .map(|i| entry_key(session, i))
             .collect();
-        meta.first_index = meta.first_index.max(meta.next_index.saturating_sub(LOG_CAPACITY));
+        meta.first_index = meta
+            .first_index
+            .max(meta.next_index.saturating_sub(LOG_CAPACITY));
         self.put_json(&[
             (entry_key(session, index), serde_json::to_string(&entry)?),
             (meta_key(session), serde_json::to_string(&meta)?),
@@ -214,8 +231,20 @@ impl McpSessionHub {
         let id = EventId::new(StreamKey::standalone(), meta.next_seq).to_string();
         let frame = Frame::Event { id, data };
         let delivered = self.deliver(&tags::session(session), &frame);
-        let Frame::Event { id, data } = frame else { unreachable!() };
-        self.append(session, meta, Entry { id, data, at_ms: now_ms(), delivered }).await?;
+        let Frame::Event { id, data } = frame else {
+            unreachable!()
+        };
+        self.append(
+            session,
+            meta,
+            Entry {
+                id,
+                data,
+                at_ms: now_ms(),
+                delivered,
+            },
+        )
+        .await?;
         Ok(delivered)
     }
 
@@ -236,9 +265,10 @@ impl McpSessionHub {
                     }
                 }
                 let sessions: BTreeSet<String> = match &audience {
-                    wire::WireAudience::Resource(uri) => {
-                        self.get_json(&subscribers_key(uri)).await?.unwrap_or_default()
-                    }
+                    wire::WireAudience::Resource(uri) => self
+                        .get_json(&subscribers_key(uri))
+                        .await?
+                        .unwrap_or_default(),
                     // List changes reach the sessions with a stream open on this shard.
                     wire::WireAudience::List(_) => self
                         .state
@@ -255,19 +285,45 @@ impl McpSessionHub {
                 true
             }
             Call::Record { session, id, data } => {
-                let parsed: EventId = id.parse().map_err(|_| worker::Error::RustError("bad event id".into()))?;
+                let parsed: EventId = id
+                    .parse()
+                    .map_err(|_| worker::Error::RustError("bad event id".into()))?;
                 let frame = Frame::Event { id, data };
-                let delivered = self.deliver(&tags::post_stream(&session, parsed.stream.as_str()), &frame);
-                let Frame::Event { id, data } = frame else { unreachable!() };
-                let meta: LogMeta = self.get_json(&meta_key(&session)).await?.unwrap_or_default();
-                self.append(&session, meta, Entry { id, data, at_ms: now_ms(), delivered }).await?;
+                let delivered =
+                    self.deliver(&tags::post_stream(&session, parsed.stream.as_str()), &frame);
+                let Frame::Event { id, data } = frame else {
+                    unreachable!()
+                };
+                let meta: LogMeta = self
+                    .get_json(&meta_key(&session))
+                    .await?
+                    .unwrap_or_default();
+                self.append(
+                    &session,
+                    meta,
+                    Entry {
+                        id,
+                        data,
+                        at_ms: now_ms(),
+                        delivered,
+                    },
+                )
+                .await?;
                 delivered
             }
-            Call::Subscription { session, uri, subscribed } => {
-                let mut subscribers: BTreeSet<String> =
-                    self.get_json(&subscribers_key(&uri)).await?.unwrap_or_default();
-                let mut subscriptions: BTreeSet<String> =
-                    self.get_json(&subscriptions_key(&session)).await?.unwrap_or_default();
+            Call::Subscription {
+                session,
+                uri,
+                subscribed,
+            } => {
+                let mut subscribers: BTreeSet<String> = self
+                    .get_json(&subscribers_key(&uri))
+                    .await?
+                    .unwrap_or_default();
+                let mut subscriptions: BTreeSet<String> = self
+                    .get_json(&subscriptions_key(&session))
+                    .await?
+                    .unwrap_or_default();
                 if subscribed {
                     subscribers.insert(session.clone());
                     subscriptions.insert(uri.clone());
@@ -277,7 +333,10 @@ impl McpSessionHub {
                 }
                 self.put_json(&[
                     (subscribers_key(&uri), serde_json::to_string(&subscribers)?),
-                    (subscriptions_key(&session), serde_json::to_string(&subscriptions)?),
+                    (
+                        subscriptions_key(&session),
+                        serde_json::to_string(&subscriptions)?,
+                    ),
                 ])
                 .await?;
                 true
@@ -286,7 +345,11 @@ impl McpSessionHub {
                 self.close(&session).await?;
                 true
             }
-            Call::Respond { session, request_id, data } => {
+            Call::Respond {
+                session,
+                request_id,
+                data,
+            } => {
                 let tag = tags::waiting(&session, &request_id);
                 let delivered = self.deliver(&tag, &Frame::Message(data));
                 for ws in self.state.get_websockets_with_tag(&tag) {
@@ -309,15 +372,25 @@ impl McpSessionHub {
                 let _ = ws.close(Some(1000), Some("session closed"));
             }
         }
-        let mut keys: Vec<String> = self.entries(session).await?.into_iter().map(|(key, _)| key).collect();
+        let mut keys: Vec<String> = self
+            .entries(session)
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
         keys.push(meta_key(session));
-        let subscriptions: BTreeSet<String> =
-            self.get_json(&subscriptions_key(session)).await?.unwrap_or_default();
+        let subscriptions: BTreeSet<String> = self
+            .get_json(&subscriptions_key(session))
+            .await?
+            .unwrap_or_default();
         for uri in &subscriptions {
-            let mut subscribers: BTreeSet<String> =
-                self.get_json(&subscribers_key(uri)).await?.unwrap_or_default();
+            let mut subscribers: BTreeSet<String> = self
+                .get_json(&subscribers_key(uri))
+                .await?
+                .unwrap_or_default();
             subscribers.remove(session);
-            self.put_json(&[(subscribers_key(uri), serde_json::to_string(&subscribers)?)]).await?;
+            self.put_json(&[(subscribers_key(uri), serde_json::to_string(&subscribers)?)])
+                .await?;
         }
         keys.push(subscriptions_key(session));
         for chunk in keys.chunks(128) {
@@ -345,7 +418,9 @@ impl McpSessionHub {
         };
         match query.get("kind").map(String::as_str) {
             Some("session") => {
-                let Some(session) = session else { return bad("session") };
+                let Some(session) = session else {
+                    return bad("session");
+                };
                 let after = match query.get("after") {
                     None => None,
                     Some(raw) => match raw.parse::<EventId>() {
@@ -363,13 +438,15 @@ impl McpSessionHub {
                 self.replay(&server, session, after.as_ref()).await?;
             }
             Some("listen") => {
-                let filter: WireFilter = match query.get("filter").map(|f| serde_json::from_str(f)) {
+                let filter: WireFilter = match query.get("filter").map(|f| serde_json::from_str(f))
+                {
                     Some(Ok(filter)) => filter,
                     _ => return bad("filter"),
                 };
                 attachment.kind = StreamKind::Listen;
                 attachment.filter = Some(filter);
-                self.state.accept_websocket_with_tags(&server, &[tags::LISTENER]);
+                self.state
+                    .accept_websocket_with_tags(&server, &[tags::LISTENER]);
                 server.serialize_attachment(&attachment)?;
             }
             Some("await") => {
@@ -387,7 +464,12 @@ impl McpSessionHub {
         Response::from_websocket(pair.client)
     }
 
-    async fn replay(&self, server: &WebSocket, session: &str, after: Option<&EventId>) -> Result<()> {
+    async fn replay(
+        &self,
+        server: &WebSocket,
+        session: &str,
+        after: Option<&EventId>,
+    ) -> Result<()> {
         let meta: LogMeta = self.get_json(&meta_key(session)).await?.unwrap_or_default();
         let cursor = after.map_or_else(
             || EventId::new(StreamKey::standalone(), meta.next_seq).to_string(),
@@ -400,7 +482,9 @@ impl McpSessionHub {
         let oldest = now_ms().saturating_sub(LOG_MAX_AGE_MS);
         let mut updated = Vec::new();
         for (key, mut entry) in self.entries(session).await? {
-            let Ok(id) = entry.id.parse::<EventId>() else { continue };
+            let Ok(id) = entry.id.parse::<EventId>() else {
+                continue;
+            };
             let wanted = match after {
                 Some(after) if id.stream == after.stream => id.seq > after.seq,
                 _ => !entry.delivered && followed.contains(&id.stream),
@@ -408,7 +492,10 @@ impl McpSessionHub {
             if !wanted || entry.at_ms < oldest {
                 continue;
             }
-            let frame = Frame::Event { id: entry.id.clone(), data: entry.data.clone() };
+            let frame = Frame::Event {
+                id: entry.id.clone(),
+                data: entry.data.clone(),
+            };
             server.send_with_str(serde_json::to_string(&frame)?)?;
             if !entry.delivered {
                 entry.delivered = true;

@@ -23,9 +23,14 @@ struct Listeners {
 impl Drop for Listeners {
     fn drop(&mut self) {
         let raw: &web_sys::WebSocket = self.socket.as_ref();
-        let _ = raw.remove_event_listener_with_callback("message", self.on_message.as_ref().unchecked_ref());
-        let _ = raw.remove_event_listener_with_callback("close", self.on_close.as_ref().unchecked_ref());
-        let _ = raw.remove_event_listener_with_callback("error", self.on_close.as_ref().unchecked_ref());
+        let _ = raw.remove_event_listener_with_callback(
+            "message",
+            self.on_message.as_ref().unchecked_ref(),
+        );
+        let _ = raw
+            .remove_event_listener_with_callback("close", self.on_close.as_ref().unchecked_ref());
+        let _ = raw
+            .remove_event_listener_with_callback("error", self.on_close.as_ref().unchecked_ref());
         let _ = self.socket.close(Some(1000), Some("stream closed"));
     }
 }
@@ -48,9 +53,10 @@ impl SocketMessages {
                 }
             })
         };
-        let on_close = Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |_event: web_sys::CloseEvent| {
-            sender.close_channel();
-        });
+        let on_close =
+            Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |_event: web_sys::CloseEvent| {
+                sender.close_channel();
+            });
         let raw: &web_sys::WebSocket = socket.as_ref();
         raw.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref())
             .map_err(worker::Error::from)?;

@@ -20,12 +20,32 @@ pub(crate) const ORIGIN: &str = "https://mcp-session-hub";
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum Call {
-    Publish { session: String, data: String },
-    Broadcast { audience: WireAudience, data: String },
-    Record { session: String, id: String, data: String },
-    Subscription { session: String, uri: String, subscribed: bool },
-    Close { session: String },
-    Respond { session: String, request_id: String, data: String },
+    Publish {
+        session: String,
+        data: String,
+    },
+    Broadcast {
+        audience: WireAudience,
+        data: String,
+    },
+    Record {
+        session: String,
+        id: String,
+        data: String,
+    },
+    Subscription {
+        session: String,
+        uri: String,
+        subscribed: bool,
+    },
+    Close {
+        session: String,
+    },
+    Respond {
+        session: String,
+        request_id: String,
+        data: String,
+    },
 }
 
 /// The answer to a [`Call`].
@@ -162,9 +182,11 @@ pub(crate) mod tags {
 
 /// The shard (named object instance) a session lives on: FNV-1a of its id.
 pub(crate) fn shard_of(session: &str, shards: u32) -> u32 {
-    let hash = session.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = session
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
     u32::try_from(hash % u64::from(shards.max(1))).unwrap_or(0)
 }
 
@@ -190,9 +212,19 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let frame = serde_json::to_string(&Frame::Event { id: "g.1".into(), data: "{}".into() }).unwrap();
-        assert!(matches!(serde_json::from_str(&frame).unwrap(), Frame::Event { .. }));
-        let call = serde_json::to_string(&Call::Close { session: "s".into() }).unwrap();
+        let frame = serde_json::to_string(&Frame::Event {
+            id: "g.1".into(),
+            data: "{}".into(),
+        })
+        .unwrap();
+        assert!(matches!(
+            serde_json::from_str(&frame).unwrap(),
+            Frame::Event { .. }
+        ));
+        let call = serde_json::to_string(&Call::Close {
+            session: "s".into(),
+        })
+        .unwrap();
         assert_eq!(call, r#"{"op":"close","session":"s"}"#);
     }
 }
