@@ -35,6 +35,26 @@ impl DurableObjectHub {
         }
     }
 
+    /// The shard a session lives on.
+    pub fn shard_of_session(&self, session: &SessionId) -> u32 {
+        wire::shard_of(session.as_str(), self.shards)
+    }
+
+    /// What a shard reports about itself: its instance id (new after every eviction), when
+    /// that instance was constructed, and how many WebSockets it holds.
+    pub async fn shard_status(&self, shard: u32) -> Result<serde_json::Value, HubError> {
+        let stub = self.shard(shard)?;
+        SendFuture::new(async move {
+            let url = format!("{}{}", wire::ORIGIN, wire::INSTANCE_PATH);
+            stub.fetch_with_str(&url)
+                .await?
+                .json::<serde_json::Value>()
+                .await
+        })
+        .await
+        .map_err(unavailable)
+    }
+
     fn shard(&self, shard: u32) -> Result<Stub, HubError> {
         self.namespace
             .get_by_name(&wire::shard_name(shard))
@@ -42,7 +62,7 @@ impl DurableObjectHub {
     }
 
     fn shard_of(&self, session: &SessionId) -> Result<Stub, HubError> {
-        self.shard(wire::shard_of(session.as_str(), self.shards))
+        self.shard(self.shard_of_session(session))
     }
 
     async fn call_on(&self, stub: Stub, call: &Call) -> Result<Reply, HubError> {

@@ -15,6 +15,8 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 
+import { deferred, jsonRpcReply, sseEvents, sseMessages, within } from './helpers.mjs';
+
 const MCP_URL = process.env.MCP_URL;
 if (!MCP_URL) {
   throw new Error('MCP_URL is required (e.g. MCP_URL=http://127.0.0.1:18080/mcp)');
@@ -27,93 +29,6 @@ const STATELESS_VERSION = '2026-07-28';
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-function deferred() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Rejects after `ms` with `what` in the message; otherwise settles like `promise`. */
-async function within(ms, promise, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A minimal text/event-stream parser: yields `{ event, id, data }` for every dispatched event
- * (comments and events with empty data, such as priming events, are skipped).
- */
-async function* sseEvents(body) {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let event = { event: undefined, id: undefined, data: [] };
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let newline;
-      while ((newline = buffer.search(/\r\n|\r|\n/)) !== -1) {
-        const line = buffer.slice(0, newline);
-        const length = buffer.startsWith('\r\n', newline) ? 2 : 1;
-        // A lone trailing \r may be the first half of \r\n: wait for more input.
-        if (length === 1 && buffer[newline] === '\r' && newline === buffer.length - 1) break;
-        buffer = buffer.slice(newline + length);
-        if (line === '') {
-          // As in the SSE spec, an event whose data is empty is not dispatched.
-          const data = event.data.join('\n');
-          if (data !== '') yield { event: event.event, id: event.id, data };
-          event = { event: undefined, id: undefined, data: [] };
-          continue;
-        }
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let value = colon === -1 ? '' : line.slice(colon + 1);
-        if (value.startsWith(' ')) value = value.slice(1);
-        if (field === 'data') event.data.push(value);
-        else if (field === 'event') event.event = value;
-        else if (field === 'id') event.id = value;
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/** The JSON-RPC messages of an SSE body. */
-async function* sseMessages(body) {
-  for await (const { data } of sseEvents(body)) {
-    yield JSON.parse(data);
-  }
-}
-
-/** The single JSON-RPC response to a request, whether the server answered with JSON or SSE. */
-async function jsonRpcReply(response, id) {
-  const type = response.headers.get('content-type') ?? '';
-  if (type.startsWith('application/json')) return response.json();
-  assert.match(type, /^text\/event-stream/, `unexpected content-type ${type}`);
-  for await (const message of sseMessages(response.body)) {
-    if (message.id === id && ('result' in message || 'error' in message)) return message;
-  }
-  throw new Error(`SSE stream ended without a response to id ${id}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Legacy (2025-11-25) session era, driven by the official SDK client

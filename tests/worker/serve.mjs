@@ -42,6 +42,7 @@ function worker(name, port, hubScript) {
         : { className: "McpSessionHub", useSQLite: true },
     },
     unsafeDirectSockets: [{ host, port: Number(port) }],
+    bindings: { MCP_TEST_ROUTES: "1" },
   };
 }
 

@@ -10,6 +10,9 @@ use tower::{Layer, ServiceExt};
 use worker::send::SendWrapper;
 use worker::{event, Context, Env, HttpRequest};
 
+#[cfg(not(feature = "bare"))]
+mod test_routes;
+
 /// The hub Durable Object, exported for the runtime (bound as `TMCP_DURABLE_OBJECT`).
 #[cfg(not(feature = "bare"))]
 pub use mcp_edge_session::cloudflare::McpSessionHub;
@@ -20,10 +23,14 @@ async fn fetch(
     env: Env,
     context: Context,
 ) -> worker::Result<http::Response<worker::Body>> {
-    if request.uri().path() != "/mcp" {
+    if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
         return Ok(http::Response::builder()
             .status(404)
             .body(worker::Body::empty())?);
+    }
+    #[cfg(not(feature = "bare"))]
+    if let Some(test) = request.uri().path().strip_prefix("/__test/") {
+        return test_routes::serve(test, &request, &env).await;
     }
     #[cfg(feature = "bare")]
     return bare(request).await;

@@ -1,0 +1,76 @@
+//! Routes for the end-to-end harness, served only when the `MCP_TEST_ROUTES` variable is "1"
+//! (the harness sets it; `wrangler dev` and deployments do not).
+
+use mcp_edge_session::cloudflare::{Bindings, DurableObjectHub, KvSessionStore};
+use mcp_edge_session::{contract, SessionId};
+use worker::{Env, HttpRequest};
+
+fn json(status: u16, value: &serde_json::Value) -> worker::Result<http::Response<worker::Body>> {
+    Ok(http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(worker::Body::from_stream(futures_util::stream::iter([
+            Ok::<_, std::convert::Infallible>(value.to_string().into_bytes()),
+        ]))?)?)
+}
+
+fn hub(env: &Env) -> worker::Result<DurableObjectHub> {
+    let bindings = Bindings::default();
+    Ok(DurableObjectHub::new(
+        env.durable_object(&bindings.durable_object)?,
+        bindings.shards,
+    ))
+}
+
+pub(crate) async fn serve(
+    route: &str,
+    request: &HttpRequest,
+    env: &Env,
+) -> worker::Result<http::Response<worker::Body>> {
+    let enabled = env
+        .var("MCP_TEST_ROUTES")
+        .is_ok_and(|v| v.to_string() == "1");
+    if !enabled {
+        return json(404, &serde_json::json!({ "error": "not found" }));
+    }
+    match route {
+        // The backend contract, run against Workers KV and the hub Durable Object.
+        "contract" => {
+            let store = KvSessionStore::new(env.kv(&Bindings::default().kv)?);
+            let store_result = contract::check_store(&store).await;
+            let hub_result = contract::check_hub(&hub(env)?).await;
+            let outcome = |r: Result<(), contract::ContractFailure>| {
+                r.map_or_else(|e| e.to_string(), |()| "ok".into())
+            };
+            let passed = store_result.is_ok() && hub_result.is_ok();
+            json(
+                if passed { 200 } else { 500 },
+                &serde_json::json!({ "store": outcome(store_result), "hub": outcome(hub_result) }),
+            )
+        }
+        // Which hub instance serves a session now (changes when the object was evicted).
+        "shard" => {
+            let session = request
+                .uri()
+                .query()
+                .and_then(|q| q.strip_prefix("session="))
+                .and_then(|s| s.parse::<SessionId>().ok());
+            let Some(session) = session else {
+                return json(
+                    400,
+                    &serde_json::json!({ "error": "session=<id> required" }),
+                );
+            };
+            let hub = hub(env)?;
+            let shard = hub.shard_of_session(&session);
+            match hub.shard_status(shard).await {
+                Ok(status) => json(
+                    200,
+                    &serde_json::json!({ "shard": shard, "status": status }),
+                ),
+                Err(error) => json(503, &serde_json::json!({ "error": error.to_string() })),
+            }
+        }
+        _ => json(404, &serde_json::json!({ "error": "no such test route" })),
+    }
+}

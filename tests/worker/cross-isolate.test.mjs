@@ -1,0 +1,91 @@
+// The Worker under local workerd, two isolates in front of one hub: Worker scripts "a" and "b"
+// share the KV namespace and the hub Durable Object (see serve.mjs). What one isolate starts,
+// the other continues.
+//
+//   MCP_URL_A=http://127.0.0.1:18787/mcp MCP_URL_B=http://127.0.0.1:18788/mcp \
+//     node --test tests/worker/cross-isolate.test.mjs
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { jsonRpcReply, sseMessages, within } from '../e2e/helpers.mjs';
+import { Mcp, STATELESS } from './mcp.mjs';
+
+const A = new Mcp(process.env.MCP_URL_A);
+const B = new Mcp(process.env.MCP_URL_B);
+const WATCHED = 'test://watched-resource';
+
+describe('two isolates, one hub', () => {
+  it('runs the backend contract against Workers KV and the hub Durable Object', async () => {
+    const response = await fetch(A.testRoute('contract'));
+    const outcome = await response.json();
+    assert.deepEqual(outcome, { store: 'ok', hub: 'ok' });
+    assert.equal(response.status, 200);
+  });
+
+  it('continues on B a session initialized on A', async () => {
+    const session = await A.initialize();
+    const reply = await jsonRpcReply(await B.post(session, A.toolCall(1, 'whoami')), 1);
+    assert.match(reply.result.content[0].text, /cross-isolate-test/);
+  });
+
+  it('delivers to a GET stream on A what a request on B publishes', async () => {
+    const session = await A.initialize();
+    await jsonRpcReply(await A.post(session, A.request(1, 'resources/subscribe', { uri: WATCHED })), 1);
+    const stream = await A.get(session);
+    const messages = sseMessages(stream.body);
+    const touched = await jsonRpcReply(
+      await B.post(session, B.toolCall(2, 'touch_resource', { uri: WATCHED })),
+      2,
+    );
+    assert.equal(touched.result.isError, undefined, JSON.stringify(touched));
+    const { value } = await within(5000, messages.next(), 'the update on A');
+    assert.equal(value.method, 'notifications/resources/updated');
+    assert.equal(value.params.uri, WATCHED);
+    await messages.return();
+    await stream.body.cancel();
+  });
+
+  it('answers on B an elicitation started on A', async () => {
+    const session = await A.initialize();
+    const call = await A.post(session, A.toolCall(3, 'test_elicitation', { message: 'Who?' }));
+    const messages = sseMessages(call.body);
+    const { value: request } = await within(5000, messages.next(), 'the elicitation request');
+    assert.equal(request.method, 'elicitation/create');
+    const answer = { jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { username: 'b' } } };
+    const routed = await B.post(session, answer);
+    assert.equal(routed.status, 202);
+    const { value: result } = await within(5000, messages.next(), 'the tool result on A');
+    assert.equal(result.id, 3);
+    assert.match(result.result.content[0].text, /action=accept/);
+  });
+
+  it('lets a stateless listener on A hear an update published on B', async () => {
+    const listen = await A.stateless(7, 'subscriptions/listen', {
+      notifications: { resourceSubscriptions: [WATCHED] },
+    });
+    const messages = sseMessages(listen.body);
+    const { value: ack } = await within(5000, messages.next(), 'the acknowledgement');
+    assert.equal(ack.method, 'notifications/subscriptions/acknowledged');
+    await jsonRpcReply(await B.stateless(8, 'tools/call', { name: 'touch_resource', arguments: { uri: WATCHED } }), 8);
+    const { value } = await within(5000, messages.next(), 'the update on the listener');
+    assert.equal(value.method, 'notifications/resources/updated');
+    assert.equal(value.params._meta['io.modelcontextprotocol/subscriptionId'], 7);
+    await messages.return();
+    await listen.body.cancel();
+  });
+
+  it('answers 404 on B for a session deleted on A', async () => {
+    const session = await A.initialize();
+    const deleted = await fetch(A.url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    assert.equal(deleted.status, 204);
+    const after = await B.post(session, B.request(1, 'tools/list'));
+    assert.equal(after.status, 404);
+    assert.equal((await after.json()).error.code, -32001);
+  });
+
+  it('speaks the stateless era through the Worker', async () => {
+    const reply = await jsonRpcReply(await B.stateless(1, 'server/discover', {}), 1);
+    assert.ok(reply.result.supportedVersions.includes(STATELESS));
+  });
+});
