@@ -67,6 +67,7 @@ impl DurableObjectHub {
 
     async fn call_on(&self, stub: Stub, call: &Call) -> Result<Reply, HubError> {
         let body = serde_json::to_string(call).map_err(|e| HubError::unavailable(e.to_string()))?;
+        super::stats::hub_request();
         SendFuture::new(async move {
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_body(Some(body.into()));
@@ -88,6 +89,7 @@ impl DurableObjectHub {
 
     /// Opens a WebSocket to a shard's stream endpoint with the given query.
     async fn connect(&self, stub: Stub, query: String) -> Result<SocketMessages, HubError> {
+        super::stats::hub_request();
         SendFuture::new(async move {
             let headers = Headers::new();
             headers.set("upgrade", "websocket")?;

@@ -62,6 +62,7 @@ impl KvSessionStore {
             .max(MIN_TTL_SECS);
         let key = self.key(&record.id);
         let kv = &self.kv;
+        super::stats::kv_write();
         SendFuture::new(async move {
             kv.put(&key, value)?
                 .expiration_ttl(ttl_secs)
@@ -94,6 +95,7 @@ impl SessionStore for KvSessionStore {
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let key = self.key(id);
         let kv = &self.kv;
+        super::stats::kv_read();
         let text = SendFuture::new(async move { kv.get(&key).text().await })
             .await
             .map_err(kv_error)?;
@@ -116,6 +118,7 @@ impl SessionStore for KvSessionStore {
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         let key = self.key(id);
         let kv = &self.kv;
+        super::stats::kv_write();
         SendFuture::new(async move { kv.delete(&key).await })
             .await
             .map_err(kv_error)

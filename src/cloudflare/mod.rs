@@ -15,11 +15,13 @@ mod hub;
 mod kv;
 mod object;
 mod socket;
+mod stats;
 mod wire;
 
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
 pub use object::McpSessionHub;
+pub use stats::{backend_stats, BackendStats};
 
 use std::sync::Arc;
 

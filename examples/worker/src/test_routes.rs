@@ -71,6 +71,11 @@ pub(crate) async fn serve(
                 Err(error) => json(503, &serde_json::json!({ "error": error.to_string() })),
             }
         }
+        // Backend operations this isolate performed so far.
+        "stats" => json(
+            200,
+            &serde_json::to_value(mcp_edge_session::cloudflare::backend_stats())?,
+        ),
         _ => json(404, &serde_json::json!({ "error": "no such test route" })),
     }
 }
