@@ -11,6 +11,7 @@
 //! Bindings default to the names `@tmcp/session-manager-durable-objects` uses
 //! (`TMCP_SESSION_INFO`, `TMCP_DURABLE_OBJECT`), so its `wrangler.toml` can be reused.
 
+mod disconnect;
 mod hub;
 mod kv;
 mod object;
@@ -18,6 +19,7 @@ mod socket;
 mod stats;
 mod wire;
 
+pub use disconnect::EndOnDisconnect;
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
 pub use object::McpSessionHub;

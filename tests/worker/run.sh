@@ -7,9 +7,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
-port_a=${MCP_WORKER_PORT_A:-18787}
-port_b=${MCP_WORKER_PORT_B:-18788}
-export MCP_URL_A="http://127.0.0.1:$port_a/mcp" MCP_URL_B="http://127.0.0.1:$port_b/mcp"
+# Free ports unless given: a developer's own workerd may hold the usual ones.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port_a=${MCP_WORKER_PORT_A:-$(free_port)}
+port_b=${MCP_WORKER_PORT_B:-$(free_port)}
+port_c=${MCP_WORKER_PORT_C:-$(free_port)}
+export MCP_URL_A="http://127.0.0.1:$port_a/mcp" MCP_URL_B="http://127.0.0.1:$port_b/mcp" \
+  MCP_URL_C="http://127.0.0.1:$port_c/mcp"
 
 bash scripts/worker-build.sh --release
 npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
@@ -17,7 +21,8 @@ npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
 work=$(mktemp -d)
 server_pid=
 start_workerd() {
-  node tests/worker/serve.mjs --port-a "$port_a" --port-b "$port_b" --persist "$work/state" >"$work/workerd.log" 2>&1 &
+  node tests/worker/serve.mjs --port-a "$port_a" --port-b "$port_b" --port-c "$port_c" \
+    --persist "$work/state" >"$work/workerd.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     grep -q '^ready' "$work/workerd.log" 2>/dev/null && return 0
@@ -42,7 +47,7 @@ echo "==> conformance suite against the Worker"
 bash scripts/conformance.sh "$MCP_URL_A"
 echo "==> TypeScript SDK client against the Worker"
 MCP_URL="$MCP_URL_A" node --test tests/e2e/
-echo "==> two isolates, one hub; hibernation"
+echo "==> two isolates, one hub; hibernation; failure behaviour"
 node --test --test-timeout=90000 tests/worker/
 echo "==> durability across a workerd restart"
 export DURABILITY_STATE="$work/durability.json"

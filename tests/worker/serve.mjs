@@ -3,9 +3,12 @@
 // (the hub class lives in "a"; "b" binds it by script name), so tests can put two isolates in
 // front of one hub.
 //
-//   node tests/worker/serve.mjs --port-a 8787 --port-b 8788 [--persist DIR]
+// A third script ("c") runs the same Worker against a hub that always fails, to show that
+// plain POSTs keep working when streams cannot.
 //
-// Prints one line `ready A_URL B_URL` when both listen, then runs until killed.
+//   node tests/worker/serve.mjs --port-a 8787 --port-b 8788 --port-c 8789 [--persist DIR]
+//
+// Prints one line `ready A_URL B_URL C_URL` when all listen, then runs until killed.
 import path from "node:path";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
@@ -15,6 +18,7 @@ const { values } = parseArgs({
   options: {
     "port-a": { type: "string", default: "8787" },
     "port-b": { type: "string", default: "8788" },
+    "port-c": { type: "string", default: "8789" },
     persist: { type: "string" },
     build: { type: "string" },
   },
@@ -27,7 +31,7 @@ const { Miniflare } = await import(pathToFileURL(createRequire(workerPackage).re
 const build = path.resolve(values.build ?? path.join(here, "../../examples/worker/build"));
 const host = "127.0.0.1";
 
-function worker(name, port, hubScript) {
+function worker(name, port, hub) {
   return {
     name,
     modules: true,
@@ -35,11 +39,10 @@ function worker(name, port, hubScript) {
     modulesRoot: build,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
+    compatibilityFlags: ["enable_request_signal"],
     kvNamespaces: { TMCP_SESSION_INFO: "mcp-edge-session-sessions" },
     durableObjects: {
-      TMCP_DURABLE_OBJECT: hubScript
-        ? { className: "McpSessionHub", scriptName: hubScript }
-        : { className: "McpSessionHub", useSQLite: true },
+      TMCP_DURABLE_OBJECT: hub ?? { className: "McpSessionHub", useSQLite: true },
     },
     unsafeDirectSockets: [{ host, port: Number(port) }],
     bindings: { MCP_TEST_ROUTES: "1" },
@@ -53,10 +56,24 @@ const mf = new Miniflare({
   cf: false,
   kvPersist: persist && path.join(persist, "kv"),
   durableObjectsPersist: persist && path.join(persist, "do"),
-  workers: [worker("a", values["port-a"]), worker("b", values["port-b"], "a")],
+  workers: [
+    worker("a", values["port-a"]),
+    worker("b", values["port-b"], { className: "McpSessionHub", scriptName: "a" }),
+    worker("c", values["port-c"], { className: "BrokenHub", scriptName: "broken" }),
+    {
+      name: "broken",
+      modules: true,
+      script: `export class BrokenHub {
+        fetch() { return new Response("hub down", { status: 500 }); }
+      }
+      export default { fetch() { return new Response("", { status: 404 }); } };`,
+      durableObjects: { BROKEN: "BrokenHub" },
+    },
+  ],
 });
 await mf.ready;
-console.log(`ready http://${host}:${values["port-a"]}/mcp http://${host}:${values["port-b"]}/mcp`);
+const url = (port) => `http://${host}:${port}/mcp`;
+console.log(`ready ${url(values["port-a"])} ${url(values["port-b"])} ${url(values["port-c"])}`);
 
 const stop = async () => {
   await mf.dispose();

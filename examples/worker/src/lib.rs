@@ -4,7 +4,11 @@
 // The `bare` build (for size comparisons only) leaves the layered path unused.
 #![cfg_attr(feature = "bare", allow(unused))]
 
+use bytes::Bytes;
 use everything_fixture::EverythingServer;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use mcp_edge_session::cloudflare::EndOnDisconnect;
 use mcp_edge_session::SessionLayer;
 use tower::{Layer, ServiceExt};
 use worker::send::SendWrapper;
@@ -13,20 +17,24 @@ use worker::{event, Context, Env, HttpRequest};
 #[cfg(not(feature = "bare"))]
 mod test_routes;
 
+/// What the Worker answers with. The layer's body goes to the runtime as one stream, so a
+/// client that disconnects cancels it, which drops the hub WebSocket behind it.
+type Reply = http::Response<UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>>;
+
+fn empty() -> UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 /// The hub Durable Object, exported for the runtime (bound as `TMCP_DURABLE_OBJECT`).
 #[cfg(not(feature = "bare"))]
 pub use mcp_edge_session::cloudflare::McpSessionHub;
 
 #[event(fetch)]
-async fn fetch(
-    request: HttpRequest,
-    env: Env,
-    context: Context,
-) -> worker::Result<http::Response<worker::Body>> {
+async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
     if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
-        return Ok(http::Response::builder()
-            .status(404)
-            .body(worker::Body::empty())?);
+        return Ok(http::Response::builder().status(404).body(empty())?);
     }
     #[cfg(not(feature = "bare"))]
     if let Some(test) = request.uri().path().strip_prefix("/__test/") {
@@ -39,11 +47,7 @@ async fn fetch(
 }
 
 #[cfg(not(feature = "bare"))]
-async fn layered(
-    request: HttpRequest,
-    env: Env,
-    context: Context,
-) -> worker::Result<http::Response<worker::Body>> {
+async fn layered(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
     // `wait_until` keeps the isolate alive for a POST response that outlives its connection
     // (SSE polling, client disconnects): the rest is produced in the background and kept in the
     // hub for the client's resumption.
@@ -51,33 +55,18 @@ async fn layered(
     let layer = SessionLayer::cloudflare(&env)?
         .with_allowed_hosts(allowed_hosts(&env))
         .with_executor(move |task| context.wait_until(task));
+    let signal = request.extensions().get::<worker::AbortSignal>().cloned();
     let response = layer
         .layer(EverythingServer::new())
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {});
-    Ok(response.map(into_worker_body))
-}
-
-/// A response body for the runtime; bodiless statuses (204) must get no stream at all.
-fn into_worker_body<B>(body: B) -> worker::Body
-where
-    B: http_body::Body<Data = bytes::Bytes> + 'static,
-    B::Error: std::fmt::Debug,
-{
-    if body.is_end_stream() {
-        worker::Body::empty()
-    } else {
-        // `from_stream` cannot fail today; an empty body is the safe answer if it ever does.
-        worker::Body::from_stream(http_body_util::BodyDataStream::new(body))
-            .unwrap_or_else(|_| worker::Body::empty())
-    }
+    Ok(response.map(|body| EndOnDisconnect::new(body, signal).boxed_unsync()))
 }
 
 /// The fixture without the layer (feature `bare`): only to measure what the layer adds.
 #[cfg(feature = "bare")]
-async fn bare(request: HttpRequest) -> worker::Result<http::Response<worker::Body>> {
-    use http_body_util::BodyExt;
+async fn bare(request: HttpRequest) -> worker::Result<Reply> {
     let (parts, body) = request.into_parts();
     let bytes = body
         .collect()
@@ -89,7 +78,7 @@ async fn bare(request: HttpRequest) -> worker::Result<http::Response<worker::Bod
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {});
-    Ok(response.map(into_worker_body))
+    Ok(response.map(|body| body.map_err(|never| match never {}).boxed_unsync()))
 }
 
 /// Hosts this Worker answers to: loopback, plus `ALLOWED_HOSTS` (comma-separated) when set.

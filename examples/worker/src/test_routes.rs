@@ -1,17 +1,20 @@
 //! Routes for the end-to-end harness, served only when the `MCP_TEST_ROUTES` variable is "1"
 //! (the harness sets it; `wrangler dev` and deployments do not).
 
+use http_body_util::BodyExt;
 use mcp_edge_session::cloudflare::{Bindings, DurableObjectHub, KvSessionStore};
 use mcp_edge_session::{contract, SessionId};
 use worker::{Env, HttpRequest};
 
-fn json(status: u16, value: &serde_json::Value) -> worker::Result<http::Response<worker::Body>> {
+fn json(status: u16, value: &serde_json::Value) -> worker::Result<crate::Reply> {
     Ok(http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(worker::Body::from_stream(futures_util::stream::iter([
-            Ok::<_, std::convert::Infallible>(value.to_string().into_bytes()),
-        ]))?)?)
+        .body(
+            http_body_util::Full::new(bytes::Bytes::from(value.to_string()))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )?)
 }
 
 fn hub(env: &Env) -> worker::Result<DurableObjectHub> {
@@ -26,7 +29,7 @@ pub(crate) async fn serve(
     route: &str,
     request: &HttpRequest,
     env: &Env,
-) -> worker::Result<http::Response<worker::Body>> {
+) -> worker::Result<crate::Reply> {
     let enabled = env
         .var("MCP_TEST_ROUTES")
         .is_ok_and(|v| v.to_string() == "1");
