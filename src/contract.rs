@@ -48,10 +48,17 @@ macro_rules! ensure {
     };
 }
 
-fn backend(check: &'static str) -> impl Fn(&dyn std::error::Error) -> ContractFailure {
-    move |error| ContractFailure {
-        check,
-        reason: format!("backend error: {error}"),
+/// Turns a backend error into the failure of the check that met it.
+trait OrFail<T> {
+    fn or_fail(self, check: &'static str) -> Result<T, ContractFailure>;
+}
+
+impl<T, E: std::fmt::Display> OrFail<T> for Result<T, E> {
+    fn or_fail(self, check: &'static str) -> Result<T, ContractFailure> {
+        self.map_err(|error| ContractFailure {
+            check,
+            reason: format!("backend error: {error}"),
+        })
     }
 }
 
@@ -73,20 +80,15 @@ fn record(ttl_ms: u64) -> SessionRecord {
 /// Runs every store check.
 pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure> {
     const C: &str = "store";
-    let err = backend(C);
     let original = record(600_000);
     ensure!(
         C,
-        store
-            .load(&original.id)
-            .await
-            .map_err(|e| err(&e))?
-            .is_none(),
+        store.load(&original.id).await.or_fail(C)?.is_none(),
         "unknown id loads as absent"
     );
 
-    store.create(&original).await.map_err(|e| err(&e))?;
-    let loaded = store.load(&original.id).await.map_err(|e| err(&e))?;
+    store.create(&original).await.or_fail(C)?;
+    let loaded = store.load(&original.id).await.or_fail(C)?;
     ensure!(
         C,
         loaded.as_ref() == Some(&original),
@@ -96,8 +98,8 @@ pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure
     let mut changed = original.clone();
     changed.log_level = Some(LogLevel::Error);
     changed.subscriptions.insert("test://a".into());
-    store.update(&changed).await.map_err(|e| err(&e))?;
-    let loaded = store.load(&original.id).await.map_err(|e| err(&e))?;
+    store.update(&changed).await.or_fail(C)?;
+    let loaded = store.load(&original.id).await.or_fail(C)?;
     ensure!(
         C,
         loaded.as_ref() == Some(&changed),
@@ -105,37 +107,29 @@ pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure
     );
 
     let other = record(600_000);
-    store.create(&other).await.map_err(|e| err(&e))?;
-    store.delete(&original.id).await.map_err(|e| err(&e))?;
+    store.create(&other).await.or_fail(C)?;
+    store.delete(&original.id).await.or_fail(C)?;
     ensure!(
         C,
-        store
-            .load(&original.id)
-            .await
-            .map_err(|e| err(&e))?
-            .is_none(),
+        store.load(&original.id).await.or_fail(C)?.is_none(),
         "deleted records are absent"
     );
     ensure!(
         C,
-        store.load(&other.id).await.map_err(|e| err(&e))?.is_some(),
+        store.load(&other.id).await.or_fail(C)?.is_some(),
         "delete touches only its record"
     );
-    store.delete(&original.id).await.map_err(|e| err(&e))?;
+    store.delete(&original.id).await.or_fail(C)?;
 
     let mut expired = record(600_000);
     expired.expires_at_ms = now_ms().saturating_sub(1);
-    store.create(&expired).await.map_err(|e| err(&e))?;
+    store.create(&expired).await.or_fail(C)?;
     ensure!(
         C,
-        store
-            .load(&expired.id)
-            .await
-            .map_err(|e| err(&e))?
-            .is_none(),
+        store.load(&expired.id).await.or_fail(C)?.is_none(),
         "expired records load as absent"
     );
-    store.delete(&other.id).await.map_err(|e| err(&e))?;
+    store.delete(&other.id).await.or_fail(C)?;
     Ok(())
 }
 
@@ -158,27 +152,20 @@ pub async fn check_hub(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
 
 async fn session_streams(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "session streams";
-    let err = backend(C);
     let session = SessionId::generate();
-    let mut a = hub
-        .open_session_stream(&session, None)
-        .await
-        .map_err(|e| err(&e))?;
+    let mut a = hub.open_session_stream(&session, None).await.or_fail(C)?;
     ensure!(
         C,
         a.cursor.stream.is_standalone(),
         "a fresh stream's cursor is on the standalone stream"
     );
-    let mut b = hub
-        .open_session_stream(&session, None)
-        .await
-        .map_err(|e| err(&e))?;
+    let mut b = hub.open_session_stream(&session, None).await.or_fail(C)?;
     hub.publish(&Audience::Session(session.clone()), note(1))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     hub.publish(&Audience::Session(session.clone()), note(2))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let mut got = Vec::new();
     while let Some(event) = next_within(&mut a.events, SILENCE).await {
         got.push(event);
@@ -193,34 +180,27 @@ async fn session_streams(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     );
     ensure!(C, got[0].id != got[1].id, "event ids are unique");
     let other = SessionId::generate();
-    let mut foreign = hub
-        .open_session_stream(&other, None)
-        .await
-        .map_err(|e| err(&e))?;
+    let mut foreign = hub.open_session_stream(&other, None).await.or_fail(C)?;
     hub.publish(&Audience::Session(session.clone()), note(3))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         next_within(&mut foreign.events, SILENCE).await.is_none(),
         "sessions do not see each other's messages"
     );
-    hub.close_session(&session).await.map_err(|e| err(&e))?;
-    hub.close_session(&other).await.map_err(|e| err(&e))?;
+    hub.close_session(&session).await.or_fail(C)?;
+    hub.close_session(&other).await.or_fail(C)?;
     Ok(())
 }
 
 async fn replay_and_buffering(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "replay and buffering";
-    let err = backend(C);
     let session = SessionId::generate();
-    let mut stream = hub
-        .open_session_stream(&session, None)
-        .await
-        .map_err(|e| err(&e))?;
+    let mut stream = hub.open_session_stream(&session, None).await.or_fail(C)?;
     hub.publish(&Audience::Session(session.clone()), note(1))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let first = next_within(&mut stream.events, ARRIVAL).await;
     ensure!(
         C,
@@ -232,14 +212,14 @@ async fn replay_and_buffering(hub: &dyn StreamHub) -> Result<(), ContractFailure
 
     hub.publish(&Audience::Session(session.clone()), note(2))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     hub.publish(&Audience::Session(session.clone()), note(3))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let mut resumed = hub
         .open_session_stream(&session, Some(&first.id))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         resumed.cursor == first.id,
@@ -257,11 +237,8 @@ async fn replay_and_buffering(hub: &dyn StreamHub) -> Result<(), ContractFailure
 
     hub.publish(&Audience::Session(session.clone()), note(4))
         .await
-        .map_err(|e| err(&e))?;
-    let mut fresh = hub
-        .open_session_stream(&session, None)
-        .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
+    let mut fresh = hub.open_session_stream(&session, None).await.or_fail(C)?;
     let four = next_within(&mut fresh.events, ARRIVAL).await;
     ensure!(
         C,
@@ -273,74 +250,69 @@ async fn replay_and_buffering(hub: &dyn StreamHub) -> Result<(), ContractFailure
         next_within(&mut fresh.events, SILENCE).await.is_none(),
         "delivered messages are not delivered again"
     );
-    hub.close_session(&session).await.map_err(|e| err(&e))?;
+    hub.close_session(&session).await.or_fail(C)?;
     Ok(())
 }
 
 async fn post_stream_resumption(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "POST stream resumption";
-    let err = backend(C);
     let session = SessionId::generate();
     let key = StreamKey::new_post();
     let event = |seq: u64| Event {
         id: EventId::new(key.clone(), seq),
         data: note(seq),
     };
-    hub.record(&session, event(1)).await.map_err(|e| err(&e))?;
-    hub.record(&session, event(2)).await.map_err(|e| err(&e))?;
+    hub.record(&session, event(1)).await.or_fail(C)?;
+    hub.record(&session, event(2)).await.or_fail(C)?;
     let mut resumed = hub
         .open_session_stream(&session, Some(&EventId::new(key.clone(), 1)))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let two = next_within(&mut resumed.events, ARRIVAL).await;
     ensure!(
         C,
         two == Some(event(2)),
         "replays the stream's events after the id: {two:?}"
     );
-    hub.record(&session, event(3)).await.map_err(|e| err(&e))?;
+    hub.record(&session, event(3)).await.or_fail(C)?;
     let three = next_within(&mut resumed.events, ARRIVAL).await;
     ensure!(
         C,
         three == Some(event(3)),
         "later events of that stream arrive live: {three:?}"
     );
-    hub.close_session(&session).await.map_err(|e| err(&e))?;
+    hub.close_session(&session).await.or_fail(C)?;
     Ok(())
 }
 
 async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "subscriptions and listeners";
-    let err = backend(C);
     let uri = format!("test://contract/{}", SessionId::generate());
     let (subscribed, bystander) = (SessionId::generate(), SessionId::generate());
     hub.set_subscription(&subscribed, &uri, true)
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let mut s = hub
         .open_session_stream(&subscribed, None)
         .await
-        .map_err(|e| err(&e))?;
-    let mut b = hub
-        .open_session_stream(&bystander, None)
-        .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
+    let mut b = hub.open_session_stream(&bystander, None).await.or_fail(C)?;
     let filter = ListenFilter {
         resource_uris: [uri.clone()].into(),
         ..ListenFilter::default()
     };
-    let mut listener = hub.listen(filter).await.map_err(|e| err(&e))?;
+    let mut listener = hub.listen(filter).await.or_fail(C)?;
     let mut tools_listener = hub
         .listen(ListenFilter {
             tools_list_changed: true,
             ..ListenFilter::default()
         })
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
 
     hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(1))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         next_within(&mut s.events, ARRIVAL).await.is_some(),
@@ -364,7 +336,7 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
 
     hub.publish(&Audience::ListChanged(ListKind::Tools), note(2))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         next_within(&mut tools_listener, ARRIVAL).await.is_some(),
@@ -383,39 +355,38 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
 
     hub.set_subscription(&subscribed, &uri, false)
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(3))
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         next_within(&mut s.events, SILENCE).await.is_none(),
         "unsubscribed sessions stop getting updates"
     );
-    hub.close_session(&subscribed).await.map_err(|e| err(&e))?;
-    hub.close_session(&bystander).await.map_err(|e| err(&e))?;
+    hub.close_session(&subscribed).await.or_fail(C)?;
+    hub.close_session(&bystander).await.or_fail(C)?;
     Ok(())
 }
 
 async fn client_responses(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "client responses";
-    let err = backend(C);
     let session = SessionId::generate();
     let pending = hub
         .expect_response(&session, "\"srv-1\"")
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     let answer = Message::from(r#"{"jsonrpc":"2.0","id":"srv-1","result":{}}"#);
     let unknown = hub
         .deliver_response(&session, "\"srv-2\"", answer.clone())
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(C, !unknown, "a response nobody waits for is not delivered");
     let other = SessionId::generate();
     let foreign = hub
         .deliver_response(&other, "\"srv-1\"", answer.clone())
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(
         C,
         !foreign,
@@ -424,7 +395,7 @@ async fn client_responses(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     let delivered = hub
         .deliver_response(&session, "\"srv-1\"", answer.clone())
         .await
-        .map_err(|e| err(&e))?;
+        .or_fail(C)?;
     ensure!(C, delivered, "the waiting request gets its response");
     let got = match select(pending, Delay::new(ARRIVAL)).await {
         Either::Left((got, _)) => got.ok(),
@@ -440,17 +411,10 @@ async fn client_responses(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
 
 async fn close_session(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
     const C: &str = "close session";
-    let err = backend(C);
     let session = SessionId::generate();
-    let mut stream = hub
-        .open_session_stream(&session, None)
-        .await
-        .map_err(|e| err(&e))?;
-    let pending = hub
-        .expect_response(&session, "1")
-        .await
-        .map_err(|e| err(&e))?;
-    hub.close_session(&session).await.map_err(|e| err(&e))?;
+    let mut stream = hub.open_session_stream(&session, None).await.or_fail(C)?;
+    let pending = hub.expect_response(&session, "1").await.or_fail(C)?;
+    hub.close_session(&session).await.or_fail(C)?;
     let ended = matches!(
         select(stream.events.next(), Delay::new(ARRIVAL)).await,
         Either::Left((None, _))

@@ -225,26 +225,40 @@ impl McpSessionHub {
         Ok(())
     }
 
+    /// Publishes a message on a session's standalone stream.
     async fn publish(&self, session: &str, data: String) -> Result<bool> {
         let mut meta: LogMeta = self.get_json(&meta_key(session)).await?.unwrap_or_default();
         meta.next_seq += 1;
-        let id = EventId::new(StreamKey::standalone(), meta.next_seq).to_string();
-        let frame = Frame::Event { id, data };
-        let delivered = self.deliver(&tags::session(session), &frame);
-        let Frame::Event { id, data } = frame else {
-            unreachable!()
+        let id = EventId::new(StreamKey::standalone(), meta.next_seq);
+        self.deliver_and_log(session, meta, &id, data).await
+    }
+
+    /// Hands an event to the newest stream following its stream, then logs it (delivered or
+    /// not) for replay.
+    async fn deliver_and_log(
+        &self,
+        session: &str,
+        meta: LogMeta,
+        id: &EventId,
+        data: String,
+    ) -> Result<bool> {
+        let tag = if id.stream.is_standalone() {
+            tags::session(session)
+        } else {
+            tags::post_stream(session, id.stream.as_str())
         };
-        self.append(
-            session,
-            meta,
-            Entry {
-                id,
-                data,
-                at_ms: now_ms(),
-                delivered,
-            },
-        )
-        .await?;
+        let frame = Frame::Event {
+            id: id.to_string(),
+            data: data.clone(),
+        };
+        let delivered = self.deliver(&tag, &frame);
+        let entry = Entry {
+            id: id.to_string(),
+            data,
+            at_ms: now_ms(),
+            delivered,
+        };
+        self.append(session, meta, entry).await?;
         Ok(delivered)
     }
 
@@ -285,31 +299,14 @@ impl McpSessionHub {
                 true
             }
             Call::Record { session, id, data } => {
-                let parsed: EventId = id
+                let id: EventId = id
                     .parse()
                     .map_err(|_| worker::Error::RustError("bad event id".into()))?;
-                let frame = Frame::Event { id, data };
-                let delivered =
-                    self.deliver(&tags::post_stream(&session, parsed.stream.as_str()), &frame);
-                let Frame::Event { id, data } = frame else {
-                    unreachable!()
-                };
                 let meta: LogMeta = self
                     .get_json(&meta_key(&session))
                     .await?
                     .unwrap_or_default();
-                self.append(
-                    &session,
-                    meta,
-                    Entry {
-                        id,
-                        data,
-                        at_ms: now_ms(),
-                        delivered,
-                    },
-                )
-                .await?;
-                delivered
+                self.deliver_and_log(&session, meta, &id, data).await?
             }
             Call::Subscription {
                 session,
