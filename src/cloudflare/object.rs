@@ -9,6 +9,7 @@
 // `#[durable_object]` generates the JS-facing constructor and handlers without docs.
 #![allow(missing_docs)]
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ use crate::hub::{EventId, ListenFilter, StreamKey};
 
 /// Events kept per session for replay and offline buffering.
 const LOG_CAPACITY: u64 = 128;
-/// Events older than this are not replayed.
+/// Events older than this are not replayed, and are swept out of storage by an alarm.
 const LOG_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 
 /// Where a session's log stands.
@@ -74,6 +75,8 @@ pub struct McpSessionHub {
     state: worker::State,
     instance: String,
     constructed_at_ms: u64,
+    /// Whether this instance knows the sweep alarm is set (saves a storage read per event).
+    sweep_armed: Cell<bool>,
 }
 
 impl std::fmt::Debug for McpSessionHub {
@@ -90,6 +93,7 @@ impl DurableObject for McpSessionHub {
             state,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             constructed_at_ms: now_ms(),
+            sweep_armed: Cell::new(false),
         }
     }
 
@@ -111,6 +115,34 @@ impl DurableObject for McpSessionHub {
             })),
             _ => Response::error("not found", 404),
         }
+    }
+
+    /// Sweeps events past their replay age out of storage, and re-arms while any remain.
+    async fn alarm(&self) -> Result<Response> {
+        self.sweep_armed.set(false);
+        let cutoff = now_ms().saturating_sub(LOG_MAX_AGE_MS);
+        let map = self
+            .storage()
+            .list_with_options(ListOptions::new().prefix("e:"))
+            .await?;
+        let (mut expired, mut kept) = (Vec::new(), 0_usize);
+        map.for_each(&mut |value, key| {
+            let at_ms = value
+                .as_string()
+                .and_then(|v| serde_json::from_str::<Entry>(&v).ok())
+                .map_or(0, |entry| entry.at_ms);
+            match key.as_string() {
+                Some(key) if at_ms < cutoff => expired.push(key),
+                _ => kept += 1,
+            }
+        });
+        for chunk in expired.chunks(128) {
+            self.storage().delete_multiple(chunk.to_vec()).await?;
+        }
+        if kept > 0 {
+            self.arm_sweep().await?;
+        }
+        Response::ok(format!("swept {} events", expired.len()))
     }
 
     async fn websocket_message(
@@ -204,6 +236,19 @@ impl McpSessionHub {
             .any(|(_, ws)| ws.send_with_str(&text).is_ok())
     }
 
+    /// Makes sure the sweep alarm will run (events older than their replay age are deleted).
+    async fn arm_sweep(&self) -> Result<()> {
+        if !self.sweep_armed.get() {
+            if self.storage().get_alarm().await?.is_none() {
+                self.storage()
+                    .set_alarm(std::time::Duration::from_millis(LOG_MAX_AGE_MS))
+                    .await?;
+            }
+            self.sweep_armed.set(true);
+        }
+        Ok(())
+    }
+
     /// Appends an event to a session's log, dropping the oldest beyond capacity.
     async fn append(&self, session: &str, mut meta: LogMeta, entry: Entry) -> Result<()> {
         let index = meta.next_index;
@@ -222,7 +267,7 @@ impl McpSessionHub {
         if !expired.is_empty() {
             self.storage().delete_multiple(expired).await?;
         }
-        Ok(())
+        self.arm_sweep().await
     }
 
     /// Publishes a message on a session's standalone stream.
