@@ -227,8 +227,14 @@ where
         // Notifications go to the inner service; the client only needs the 202.
         parts.extensions.insert(record.context());
         parts.extensions.insert(config.notifier.clone());
-        let mut response =
+        let response =
             inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
+        // The spec answers accepted notifications with 202 and no body, whatever the inner
+        // service chose; its refusals pass on.
+        if response.status().is_success() {
+            return Ok(accepted());
+        }
+        let mut response = response;
         inner::strip_session_header(&mut response);
         return Ok(response.map(SessionBody::inner));
     }
@@ -540,15 +546,37 @@ pub(crate) async fn get<B>(config: &Config, parts: http::request::Parts) -> Repl
         sse::retry(config.retry)
     };
     use futures_util::StreamExt;
-    let events = futures_util::stream::iter([Ok::<_, BoxError>(head)]).chain(
-        opened
-            .events
-            .map(|event| Ok(sse::event(Some(&event.id), None, &event.data))),
-    );
+    // A resumed POST stream ends with the response it was carrying; the standalone stream
+    // stays open.
+    let resumes_post = after.as_ref().is_some_and(|a| !a.stream.is_standalone());
+    let events = opened.events.scan(false, move |answered, event| {
+        let next = (!*answered).then(|| {
+            *answered = resumes_post && is_response(&event.data);
+            event
+        });
+        std::future::ready(next)
+    });
+    let events = futures_util::stream::iter([Ok::<_, BoxError>(head)])
+        .chain(events.map(|event| Ok(sse::event(Some(&event.id), None, &event.data))));
     sse_response(SessionBody::stream(KeepAlive::new(
         events,
         config.keep_alive,
     )))
+}
+
+/// Whether a message is a JSON-RPC response (not a request or notification).
+fn is_response(message: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Shape<'a> {
+        #[serde(borrow, default)]
+        method: Option<&'a str>,
+        #[serde(borrow, default)]
+        result: Option<&'a RawValue>,
+        #[serde(borrow, default)]
+        error: Option<&'a RawValue>,
+    }
+    serde_json::from_str::<Shape<'_>>(message)
+        .is_ok_and(|m| m.method.is_none() && (m.result.is_some() || m.error.is_some()))
 }
 
 /// A 200 `text/event-stream` response around `body`.

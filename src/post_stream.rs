@@ -3,6 +3,7 @@
 //! disconnected, or the handler closed the stream for polling) is kept in the hub for
 //! resumption with GET + `Last-Event-ID`.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,11 +100,16 @@ pub(crate) struct Sink {
     pub(crate) executor: Option<Arc<Executor>>,
 }
 
+/// How many already-sent events a stream keeps: a connection that breaks may not have carried
+/// the last ones to the client, so they are kept for its resumption too.
+const RECENT_EVENTS: usize = 32;
+
 /// The framed SSE stream of a legacy POST response.
 pub(crate) struct PostStream {
     events: Option<InnerEvents>,
     key: StreamKey,
     seq: u64,
+    recent: VecDeque<Event>,
     priming: Option<Bytes>,
     control: StreamControl,
     sink: Sink,
@@ -128,6 +134,7 @@ impl PostStream {
             events: Some(inner_events(body)),
             key,
             seq: 0,
+            recent: VecDeque::new(),
             priming,
             control,
             sink,
@@ -158,16 +165,26 @@ impl PostStream {
             self.key.clone(),
             self.seq,
         );
+        let recent = std::mem::take(&mut self.recent);
         executor(Box::pin(async move {
+            let record = |event: Event| {
+                let (hub, session) = (hub.clone(), session.clone());
+                async move {
+                    if let Err(error) = hub.record(&session, event).await {
+                        tracing::warn!(%error, %session, "could not keep a POST stream event for resumption");
+                    }
+                }
+            };
+            for event in recent {
+                record(event).await;
+            }
             while let Some(Ok((_, data))) = events.next().await {
                 seq += 1;
-                let event = Event {
+                record(Event {
                     id: EventId::new(key.clone(), seq),
                     data: data.into(),
-                };
-                if let Err(error) = hub.record(&session, event).await {
-                    tracing::warn!(%error, %session, "could not keep a POST stream event for resumption");
-                }
+                })
+                .await;
             }
         }));
     }
@@ -191,7 +208,15 @@ impl Stream for PostStream {
         match events.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok((kind, data)))) => {
                 let id = self.next_id();
-                Poll::Ready(Some(Ok(sse::event(Some(&id), Some(&kind), &data))))
+                let framed = sse::event(Some(&id), Some(&kind), &data);
+                if self.recent.len() == RECENT_EVENTS {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back(Event {
+                    id,
+                    data: data.into(),
+                });
+                Poll::Ready(Some(Ok(framed)))
             }
             Poll::Ready(Some(Err(error))) => {
                 self.events = None;

@@ -744,3 +744,42 @@ async fn notifications_and_responses_get_202() {
         StatusCode::ACCEPTED
     );
 }
+
+#[tokio::test]
+async fn accepted_notifications_are_202_without_a_body() {
+    // An inner service that answers everything with 200 and a body.
+    let inner = tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        let body = http_body_util::BodyExt::collect(request.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let message: Value = serde_json::from_slice(&body).unwrap();
+        let result = json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } });
+        let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
+        Ok::<_, std::convert::Infallible>(
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(answer.to_string())))
+                .unwrap(),
+        )
+    });
+    let service = tower::Layer::layer(&SessionLayer::memory(), inner);
+    let response =
+        tower::ServiceExt::oneshot(service.clone(), post_request(None, initialize_body(LATEST)))
+            .await
+            .unwrap();
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let response = tower::ServiceExt::oneshot(service, post_request(Some(&id), initialized))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(body.is_empty());
+}

@@ -383,3 +383,67 @@ async fn notifier_request_goes_out_on_the_get_stream() {
     let answer = asking.await.unwrap().unwrap();
     assert_eq!(answer, json!({ "roots": [] }));
 }
+
+#[tokio::test]
+async fn events_sent_just_before_a_disconnect_are_kept_for_resumption() {
+    let (service, _) = layer_with_notifier();
+    let id = initialize(&service, LATEST).await;
+    send(
+        &service,
+        post_request(
+            Some(&id),
+            request_body(1, "logging/setLevel", json!({ "level": "info" })),
+        ),
+    )
+    .await;
+    let call = tool_call(2, "test_tool_with_logging", json!({}));
+    let mut post = SseReader::new(send(&service, post_request(Some(&id), call)).await);
+    let priming = post.next_event().await.unwrap();
+    let (first, _) = post.next_message().await.unwrap();
+    // The connection breaks: the client may never have seen `first`.
+    drop(post);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut resumed = SseReader::new(send(&service, get_request(&id, priming.id.as_deref())).await);
+    let mut ids = Vec::new();
+    loop {
+        let (event, message) = resumed
+            .next_message()
+            .await
+            .expect("the rest of the response");
+        ids.push(event.id.unwrap());
+        if message["id"] == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        ids.first(),
+        first.id.as_ref(),
+        "the event sent before the break is replayed"
+    );
+    assert_eq!(ids.len(), 4, "three log messages and the result: {ids:?}");
+}
+
+#[tokio::test]
+async fn priming_cursor_precedes_buffered_events() {
+    let (service, notifier) = layer_with_notifier();
+    let id = initialize(&service, LATEST).await;
+    let session = id.parse().unwrap();
+    for n in 1..=2 {
+        notifier
+            .notify_session(&session, "notifications/message", json!({ "data": n }))
+            .await
+            .unwrap();
+    }
+    let mut stream = SseReader::new(send(&service, get_request(&id, None)).await);
+    let priming = stream.next_event().await.unwrap();
+    drop(stream); // broke right after the priming event, before the buffered messages
+    let mut resumed = SseReader::new(send(&service, get_request(&id, priming.id.as_deref())).await);
+    resumed.next_event().await.unwrap();
+    let (_, one) = resumed.next_message().await.unwrap();
+    let (_, two) = resumed.next_message().await.unwrap();
+    assert_eq!(
+        (one["params"]["data"].clone(), two["params"]["data"].clone()),
+        (json!(1), json!(2))
+    );
+}

@@ -19,7 +19,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use super::wire::{self, tags, Attachment, Call, Frame, Reply, StreamKind, WireFilter};
+use super::wire::{self, tags, Attachment, Call, Frame, Reply, StreamKind};
 use crate::context::{now_ms, SessionId};
 use crate::hub::{EventId, ListenFilter, StreamKey};
 
@@ -27,6 +27,9 @@ use crate::hub::{EventId, ListenFilter, StreamKey};
 const LOG_CAPACITY: u64 = 128;
 /// Events older than this are not replayed, and are swept out of storage by an alarm.
 const LOG_MAX_AGE_MS: u64 = 10 * 60 * 1000;
+
+/// Largest WebSocket attachment the runtime keeps.
+const MAX_ATTACHMENT_BYTES: usize = 2048;
 
 /// Where a session's log stands.
 #[derive(Serialize, Deserialize, Default, Debug)]
@@ -449,8 +452,6 @@ impl McpSessionHub {
         if session.is_some_and(|s| s.parse::<SessionId>().is_err()) {
             return bad("session");
         }
-        let pair = WebSocketPair::new()?;
-        let server = pair.server;
         let mut attachment = Attachment {
             kind: StreamKind::Session,
             session: session.map(str::to_owned),
@@ -458,52 +459,71 @@ impl McpSessionHub {
             filter: None,
             opened_at_ms: now_ms(),
         };
-        match query.get("kind").map(String::as_str) {
-            Some("session") => {
-                let Some(session) = session else {
-                    return bad("session");
-                };
-                let after = match query.get("after") {
-                    None => None,
-                    Some(raw) => match raw.parse::<EventId>() {
-                        Ok(id) => Some(id),
+        let mut after = None;
+        let tag = match (query.get("kind").map(String::as_str), session) {
+            (Some("session"), Some(session)) => {
+                if let Some(raw) = query.get("after") {
+                    match raw.parse::<EventId>() {
+                        Ok(id) => after = Some(id),
                         Err(_) => return bad("after"),
-                    },
-                };
-                let mut socket_tags = vec![tags::session(session)];
-                if let Some(after) = after.as_ref().filter(|a| !a.stream.is_standalone()) {
-                    socket_tags.push(tags::post_stream(session, after.stream.as_str()));
+                    }
                 }
-                let tag_refs: Vec<&str> = socket_tags.iter().map(String::as_str).collect();
-                self.state.accept_websocket_with_tags(&server, &tag_refs);
-                server.serialize_attachment(&attachment)?;
-                self.replay(&server, session, after.as_ref()).await?;
+                // A resumed POST stream follows only its own events.
+                match after.as_ref().filter(|a| !a.stream.is_standalone()) {
+                    Some(after) => tags::post_stream(session, after.stream.as_str()),
+                    None => tags::session(session),
+                }
             }
-            Some("listen") => {
-                let filter: WireFilter = match query.get("filter").map(|f| serde_json::from_str(f))
-                {
-                    Some(Ok(filter)) => filter,
-                    _ => return bad("filter"),
+            (Some("listen"), _) => {
+                let Some(Ok(filter)) = query.get("filter").map(|f| serde_json::from_str(f)) else {
+                    return bad("filter");
                 };
                 attachment.kind = StreamKind::Listen;
                 attachment.filter = Some(filter);
-                self.state
-                    .accept_websocket_with_tags(&server, &[tags::LISTENER]);
-                server.serialize_attachment(&attachment)?;
+                tags::LISTENER.to_owned()
             }
-            Some("await") => {
-                let (Some(session), Some(request_id)) = (session, query.get("request_id")) else {
-                    return bad("await");
+            (Some("await"), Some(session)) => {
+                let Some(request_id) = query.get("request_id") else {
+                    return bad("request_id");
                 };
                 attachment.kind = StreamKind::Await;
                 attachment.request_id = Some(request_id.clone());
-                self.state
-                    .accept_websocket_with_tags(&server, &[&tags::waiting(session, request_id)]);
-                server.serialize_attachment(&attachment)?;
+                tags::waiting(session, request_id)
             }
             _ => return bad("kind"),
+        };
+        // The runtime keeps at most 2 KiB of attachment per socket.
+        if serde_json::to_string(&attachment)?.len() > MAX_ATTACHMENT_BYTES {
+            return bad("attachment too large (too many resource subscriptions?)");
+        }
+
+        let pair = WebSocketPair::new()?;
+        let server = pair.server;
+        self.state.accept_websocket_with_tags(&server, &[&tag]);
+        let started = match (attachment.kind, session) {
+            (StreamKind::Session, Some(session)) => {
+                self.start_session_stream(&server, &attachment, session, after.as_ref())
+                    .await
+            }
+            _ => server.serialize_attachment(&attachment),
+        };
+        if let Err(error) = started {
+            // Leave no tagged socket behind that would swallow deliveries.
+            let _ = server.close(Some(1011), Some("stream setup failed"));
+            return Err(error);
         }
         Response::from_websocket(pair.client)
+    }
+
+    async fn start_session_stream(
+        &self,
+        server: &WebSocket,
+        attachment: &Attachment,
+        session: &str,
+        after: Option<&EventId>,
+    ) -> Result<()> {
+        server.serialize_attachment(attachment)?;
+        self.replay(server, session, after).await
     }
 
     async fn replay(
@@ -513,36 +533,44 @@ impl McpSessionHub {
         after: Option<&EventId>,
     ) -> Result<()> {
         let meta: LogMeta = self.get_json(&meta_key(session)).await?.unwrap_or_default();
-        let cursor = after.map_or_else(
-            || EventId::new(StreamKey::standalone(), meta.next_seq).to_string(),
-            ToString::to_string,
-        );
-        server.send_with_str(serde_json::to_string(&Frame::Cursor(cursor))?)?;
-        let followed: Vec<StreamKey> = std::iter::once(StreamKey::standalone())
-            .chain(after.map(|a| a.stream.clone()))
-            .collect();
+        // A resumed POST stream follows only its own events; a GET stream the standalone ones.
+        let followed = after.map_or_else(StreamKey::standalone, |a| a.stream.clone());
         let oldest = now_ms().saturating_sub(LOG_MAX_AGE_MS);
+        let mut frames = Vec::new();
         let mut updated = Vec::new();
+        let mut first_seq = None;
         for (key, mut entry) in self.entries(session).await? {
             let Ok(id) = entry.id.parse::<EventId>() else {
                 continue;
             };
             let wanted = match after {
                 Some(after) if id.stream == after.stream => id.seq > after.seq,
-                _ => !entry.delivered && followed.contains(&id.stream),
+                _ => !entry.delivered && id.stream == followed,
             };
             if !wanted || entry.at_ms < oldest {
                 continue;
             }
-            let frame = Frame::Event {
+            first_seq.get_or_insert(id.seq);
+            frames.push(serde_json::to_string(&Frame::Event {
                 id: entry.id.clone(),
                 data: entry.data.clone(),
-            };
-            server.send_with_str(serde_json::to_string(&frame)?)?;
+            })?);
             if !entry.delivered {
                 entry.delivered = true;
                 updated.push((key, serde_json::to_string(&entry)?));
             }
+        }
+        // Resuming from the cursor must not skip what is replayed now.
+        let cursor = after.map_or_else(
+            || {
+                let before_replay = first_seq.map_or(meta.next_seq, |seq| seq.saturating_sub(1));
+                EventId::new(StreamKey::standalone(), before_replay).to_string()
+            },
+            ToString::to_string,
+        );
+        server.send_with_str(serde_json::to_string(&Frame::Cursor(cursor))?)?;
+        for frame in frames {
+            server.send_with_str(frame)?;
         }
         if !updated.is_empty() {
             self.put_json(&updated).await?;

@@ -54,20 +54,32 @@ struct State {
     subscribers: HashMap<String, HashSet<SessionId>>,
     listeners: Vec<Listener>,
     pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
-    next_stream_id: u64,
-    publishes: u64,
+    operations: u64,
 }
 
-/// Every this many publishes, the hub sweeps out what disconnected clients and expired
-/// sessions left behind (a sweep walks every session, so it is not done on every publish).
+/// Every this many operations, the hub sweeps out what disconnected clients and expired
+/// sessions left behind (a sweep walks every session, so it is not done every time).
 const SWEEP_EVERY: u64 = 64;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SessionState {
     next_seq: u64,
     log: VecDeque<LoggedEvent>,
     streams: Vec<OpenStream>,
     subscriptions: usize,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self {
+            // Seeded from the clock: a session whose idle state was swept and comes back keeps
+            // issuing ids above the ones its client already saw.
+            next_seq: now_ms().saturating_mul(1024),
+            log: VecDeque::new(),
+            streams: Vec::new(),
+            subscriptions: 0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -128,6 +140,14 @@ impl MemoryHub {
 }
 
 impl State {
+    /// Counts an operation and sweeps every [`SWEEP_EVERY`] of them.
+    fn tick(&mut self, config: &MemoryHubConfig) {
+        self.operations += 1;
+        if self.operations % SWEEP_EVERY == 0 {
+            self.sweep(config);
+        }
+    }
+
     /// Drops closed streams and listeners, abandoned pending requests, expired log entries,
     /// and sessions left with nothing.
     fn sweep(&mut self, config: &MemoryHubConfig) {
@@ -206,14 +226,13 @@ impl StreamHub for MemoryHub {
         after: Option<&EventId>,
     ) -> Result<SessionStream, HubError> {
         let mut state = self.lock();
-        state.next_stream_id += 1;
-        let stream_id = state.next_stream_id;
+        state.tick(&self.shared.config);
         let entry = state.sessions.entry(session.clone()).or_default();
 
-        let mut keys = HashSet::from([StreamKey::standalone()]);
-        if let Some(after) = after {
-            keys.insert(after.stream.clone());
-        }
+        // A resumed POST stream follows only its own events; everything else is a standalone
+        // GET stream.
+        let key = after.map_or_else(StreamKey::standalone, |after| after.stream.clone());
+        let keys = HashSet::from([key]);
         let replay: Vec<Event> = entry
             .log
             .iter_mut()
@@ -232,10 +251,14 @@ impl StreamHub for MemoryHub {
 
         let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
         entry.streams.insert(0, OpenStream { keys, sender });
-        let cursor = after
-            .cloned()
-            .unwrap_or_else(|| EventId::new(StreamKey::standalone(), entry.next_seq));
-        tracing::debug!(%session, stream_id, replayed = replay.len(), "session stream opened");
+        // Resuming from the cursor must not skip what is replayed now.
+        let cursor = after.cloned().unwrap_or_else(|| {
+            let before_replay = replay
+                .first()
+                .map_or(entry.next_seq, |first| first.id.seq.saturating_sub(1));
+            EventId::new(StreamKey::standalone(), before_replay)
+        });
+        tracing::debug!(%session, replayed = replay.len(), "session stream opened");
         Ok(SessionStream {
             cursor,
             events: stream::iter(replay).chain(receiver).boxed(),
@@ -244,7 +267,9 @@ impl StreamHub for MemoryHub {
 
     async fn listen(&self, filter: ListenFilter) -> Result<MessageStream, HubError> {
         let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
-        self.lock().listeners.push(Listener { filter, sender });
+        let mut state = self.lock();
+        state.tick(&self.shared.config);
+        state.listeners.push(Listener { filter, sender });
         Ok(receiver.boxed())
     }
 
@@ -272,10 +297,7 @@ impl StreamHub for MemoryHub {
         state.listeners.retain_mut(|listener| {
             !listener.filter.admits(audience) || listener.sender.try_send(message.clone()).is_ok()
         });
-        state.publishes += 1;
-        if state.publishes % SWEEP_EVERY == 0 {
-            state.sweep(config);
-        }
+        state.tick(config);
         Ok(())
     }
 
@@ -338,9 +360,12 @@ impl StreamHub for MemoryHub {
         request_id: &str,
     ) -> Result<PendingResponse, HubError> {
         let (sender, receiver) = oneshot::channel();
-        self.lock()
+        let mut state = self.lock();
+        state.tick(&self.shared.config);
+        state
             .pending
             .insert((session.clone(), request_id.to_owned()), sender);
+        drop(state);
         Ok(PendingResponse::new(async move {
             receiver.await.map_err(|_| HubError::Closed)
         }))
@@ -387,6 +412,34 @@ mod tests {
             got.push(event.data);
         }
         assert_eq!(got, vec![message(3), message(4), message(5)]);
+    }
+
+    #[tokio::test]
+    async fn ids_keep_rising_after_a_session_was_swept() {
+        let hub = MemoryHub::with_config(MemoryHubConfig {
+            log_max_age: Duration::from_millis(10),
+            ..MemoryHubConfig::default()
+        });
+        let session = SessionId::generate();
+        let mut stream = hub.open_session_stream(&session, None).await.unwrap();
+        hub.publish(&Audience::Session(session.clone()), message(1))
+            .await
+            .unwrap();
+        let first = stream.events.next().await.unwrap().id;
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(hub.open_streams(), 0); // sweeps the idle session away
+        assert!(hub.lock().sessions.is_empty());
+        let mut stream = hub
+            .open_session_stream(&session, Some(&first))
+            .await
+            .unwrap();
+        hub.publish(&Audience::Session(session.clone()), message(2))
+            .await
+            .unwrap();
+        let second = stream.events.next().await.unwrap();
+        assert!(second.id.seq > first.seq, "{:?} after {first:?}", second.id);
+        assert_eq!(second.data, message(2));
     }
 
     #[tokio::test]
