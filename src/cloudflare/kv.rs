@@ -62,16 +62,37 @@ impl KvSessionStore {
             .max(MIN_TTL_SECS);
         let key = self.key(&record.id);
         let kv = &self.kv;
-        super::stats::kv_write();
         SendFuture::new(async move {
-            kv.put(&key, value)?
-                .expiration_ttl(ttl_secs)
-                .execute()
-                .await
+            // KV takes one write per second per key; a client that sets its log level right
+            // after initialize would hit that limit, so rate-limited writes are retried.
+            let mut attempt = 0;
+            loop {
+                super::stats::kv_write();
+                let result = kv
+                    .put(&key, value.as_str())?
+                    .expiration_ttl(ttl_secs)
+                    .execute()
+                    .await;
+                match result {
+                    Err(error) if attempt < WRITE_RETRIES && is_rate_limited(&error) => {
+                        attempt += 1;
+                        worker::Delay::from(std::time::Duration::from_millis(1100)).await;
+                    }
+                    other => return other,
+                }
+            }
         })
         .await
         .map_err(kv_error)
     }
+}
+
+/// How often a rate-limited write is retried (a second apart).
+const WRITE_RETRIES: u32 = 2;
+
+fn is_rate_limited(error: &worker::KvError) -> bool {
+    let text = error.to_string();
+    text.contains("429") || text.to_ascii_lowercase().contains("too many requests")
 }
 
 fn kv_error(error: worker::KvError) -> StoreError {
@@ -100,13 +121,19 @@ impl SessionStore for KvSessionStore {
             .await
             .map_err(kv_error)?;
         let Some(text) = text else { return Ok(None) };
-        let stored: Stored = serde_json::from_str(&text).map_err(StoreError::Corrupt)?;
-        if stored.v != RECORD_VERSION {
-            return Err(StoreError::unavailable(format!(
-                "session record has schema version {}, this build reads {RECORD_VERSION}",
-                stored.v
-            )));
-        }
+        // A record this build cannot read is treated as absent: the client gets 404 and
+        // starts a new session, instead of 503 until the record expires.
+        let stored = match serde_json::from_str::<Stored>(&text) {
+            Ok(stored) if stored.v == RECORD_VERSION => stored,
+            Ok(stored) => {
+                tracing::warn!(session = %id, version = stored.v, "session record of another schema version");
+                return Ok(None);
+            }
+            Err(error) => {
+                tracing::warn!(session = %id, %error, "unreadable session record");
+                return Ok(None);
+            }
+        };
         // KV expiry is coarse (whole seconds, at least a minute): the record's own expiry rules.
         Ok((!stored.record.is_expired(now_ms())).then_some(stored.record))
     }

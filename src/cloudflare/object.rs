@@ -341,10 +341,16 @@ impl McpSessionHub {
                         .filter_map(|a| a.session)
                         .collect(),
                 };
+                // One session's failure must not keep the message from the others (and a
+                // retried broadcast would duplicate it for those already served).
+                let mut failed = 0_usize;
                 for session in sessions {
-                    self.publish(&session, data.clone()).await?;
+                    if let Err(error) = self.publish(&session, data.clone()).await {
+                        failed += 1;
+                        worker::console_error!("broadcast to session {session} failed: {error}");
+                    }
                 }
-                true
+                failed == 0
             }
             Call::Record { session, id, data } => {
                 let id: EventId = id

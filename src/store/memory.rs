@@ -6,6 +6,9 @@ use async_trait::async_trait;
 use super::{SessionStore, StoreError};
 use crate::context::{now_ms, SessionId, SessionRecord};
 
+/// Every this many stored records, `create` sweeps out the expired ones.
+const SWEEP_EVERY: usize = 256;
+
 /// Session records in process memory, for native servers and tests.
 ///
 /// Expired records are dropped when they are next looked up.
@@ -40,7 +43,13 @@ impl MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.lock().insert(record.id.clone(), record.clone());
+        let mut records = self.lock();
+        // Abandoned sessions are never looked up again: drop the expired ones now and then.
+        if records.len() % SWEEP_EVERY == 0 {
+            let now = now_ms();
+            records.retain(|_, r| !r.is_expired(now));
+        }
+        records.insert(record.id.clone(), record.clone());
         Ok(())
     }
 
@@ -56,12 +65,43 @@ impl SessionStore for MemoryStore {
     }
 
     async fn update(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.lock().insert(record.id.clone(), record.clone());
+        // Only a live record is replaced: a request that was in flight during DELETE must not
+        // bring the session back.
+        if let Some(stored) = self.lock().get_mut(&record.id) {
+            *stored = record.clone();
+        }
         Ok(())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         self.lock().remove(id);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn abandoned_records_are_swept() {
+        let store = MemoryStore::new();
+        for _ in 0..SWEEP_EVERY {
+            let record = SessionRecord::new(SessionId::generate(), "2025-11-25", 0, 1);
+            store.create(&record).await.unwrap();
+        }
+        let fresh = SessionRecord::new(SessionId::generate(), "2025-11-25", now_ms(), 60_000);
+        store.create(&fresh).await.unwrap();
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn updates_do_not_revive_deleted_sessions() {
+        let store = MemoryStore::new();
+        let record = SessionRecord::new(SessionId::generate(), "2025-11-25", now_ms(), 60_000);
+        store.create(&record).await.unwrap();
+        store.delete(&record.id).await.unwrap();
+        store.update(&record).await.unwrap();
+        assert!(store.load(&record.id).await.unwrap().is_none());
     }
 }
