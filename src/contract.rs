@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_timer::Delay;
@@ -289,7 +290,9 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
     const C: &str = "subscriptions and listeners";
     let uri = format!("test://contract/{}", SessionId::generate());
     let (subscribed, bystander) = (SessionId::generate(), SessionId::generate());
-    hub.set_subscription(&subscribed, &uri, true)
+    let later = now_ms() + 600_000;
+    let uris: BTreeSet<String> = [uri.clone()].into();
+    hub.set_subscriptions(&subscribed, &uris, later)
         .await
         .or_fail(C)?;
     let mut s = hub
@@ -353,7 +356,7 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
         "list changes skip listeners that did not opt in"
     );
 
-    hub.set_subscription(&subscribed, &uri, false)
+    hub.set_subscriptions(&subscribed, &BTreeSet::new(), later)
         .await
         .or_fail(C)?;
     hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(3))
@@ -363,6 +366,20 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
         C,
         next_within(&mut s.events, SILENCE).await.is_none(),
         "unsubscribed sessions stop getting updates"
+    );
+
+    // Subscriptions of an abandoned session lapse with it.
+    while next_within(&mut b.events, SILENCE).await.is_some() {} // the list change above
+    hub.set_subscriptions(&bystander, &uris, now_ms().saturating_sub(1))
+        .await
+        .or_fail(C)?;
+    hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(4))
+        .await
+        .or_fail(C)?;
+    ensure!(
+        C,
+        next_within(&mut b.events, SILENCE).await.is_none(),
+        "lapsed subscriptions get no updates"
     );
     hub.close_session(&subscribed).await.or_fail(C)?;
     hub.close_session(&bystander).await.or_fail(C)?;

@@ -182,9 +182,19 @@ async fn load_session(
     let ttl = config.idle_timeout_ms();
     if record.needs_refresh(now, ttl) {
         record.expires_at_ms = now.saturating_add(ttl);
+        // The session is still alive until its old expiry: a failed extension is logged and
+        // the request served anyway.
         if let Err(error) = config.store.update(&record).await {
-            // The session is still alive until its old expiry: serve the request anyway.
             tracing::warn!(%error, session = %record.id, "could not extend session");
+        } else if !record.subscriptions.is_empty() {
+            // Subscriptions lapse with the session; extend them with it.
+            let extended = config
+                .hub
+                .set_subscriptions(&record.id, &record.subscriptions, record.expires_at_ms)
+                .await;
+            if let Err(error) = extended {
+                tracing::warn!(%error, session = %record.id, "could not extend subscriptions");
+            }
         }
     }
     Ok(record)
@@ -467,31 +477,32 @@ where
         Verdict::Record(reply) => reply,
         Verdict::PassOn(refusal) => return Ok(refusal),
     };
-    if let Err(error) = config
-        .hub
-        .set_subscription(&record.id, &uri, subscribe)
+    let previous = record.subscriptions.clone();
+    if subscribe {
+        record.subscriptions.insert(uri);
+    } else {
+        record.subscriptions.remove(&uri);
+    }
+    if record.subscriptions == previous {
+        return Ok(reply);
+    }
+    let hub = &config.hub;
+    if let Err(error) = hub
+        .set_subscriptions(&record.id, &record.subscriptions, record.expires_at_ms)
         .await
     {
         return Ok(Rejection::unavailable(&error)
             .with_id(Some(id))
             .into_response());
     }
-    let changed = if subscribe {
-        record.subscriptions.insert(uri.clone())
-    } else {
-        record.subscriptions.remove(&uri)
-    };
-    if changed {
-        if let Err(error) = config.store.update(&record).await {
-            // Undo the index change so hub and store keep agreeing.
-            let _ = config
-                .hub
-                .set_subscription(&record.id, &uri, !subscribe)
-                .await;
-            return Ok(Rejection::unavailable(&error)
-                .with_id(Some(id))
-                .into_response());
-        }
+    if let Err(error) = config.store.update(&record).await {
+        // Undo the index change so hub and store keep agreeing.
+        let _ = hub
+            .set_subscriptions(&record.id, &previous, record.expires_at_ms)
+            .await;
+        return Ok(Rejection::unavailable(&error)
+            .with_id(Some(id))
+            .into_response());
     }
     Ok(reply)
 }

@@ -447,3 +447,48 @@ async fn priming_cursor_precedes_buffered_events() {
         (json!(1), json!(2))
     );
 }
+
+#[tokio::test]
+async fn subscriptions_lapse_with_their_session_and_extend_with_it() {
+    let ttl = Duration::from_millis(400);
+    let layer = SessionLayer::memory()
+        .with_idle_timeout(ttl)
+        .with_keep_alive(Duration::from_secs(60));
+    let notifier = layer.notifier();
+    let service = fixture(layer);
+    let kept = initialize(&service, LATEST).await;
+    let abandoned = initialize(&service, LATEST).await;
+    for id in [&kept, &abandoned] {
+        let subscribe = request_body(
+            1,
+            "resources/subscribe",
+            json!({ "uri": "test://watched-resource" }),
+        );
+        send(&service, post_request(Some(id), subscribe)).await;
+    }
+    let mut kept_stream = SseReader::new(send(&service, get_request(&kept, None)).await);
+    let mut abandoned_stream = SseReader::new(send(&service, get_request(&abandoned, None)).await);
+    kept_stream.next_event().await.unwrap();
+    abandoned_stream.next_event().await.unwrap();
+
+    // Past half its life the kept session is used, which extends it and its subscriptions.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    send(
+        &service,
+        post_request(Some(&kept), request_body(2, "ping", json!({}))),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    notifier
+        .resource_updated("test://watched-resource")
+        .await
+        .unwrap();
+    let (_, update) = kept_stream.next_message().await.unwrap();
+    assert_eq!(update["method"], "notifications/resources/updated");
+    abandoned_stream.timeout = Duration::from_millis(200);
+    assert!(
+        abandoned_stream.next_message().await.is_none(),
+        "the abandoned session's subscription lapsed"
+    );
+}

@@ -3,6 +3,7 @@
 //!
 //! [`McpSessionHub`]: super::McpSessionHub
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -226,16 +227,16 @@ impl StreamHub for DurableObjectHub {
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }
 
-    async fn set_subscription(
+    async fn set_subscriptions(
         &self,
         session: &SessionId,
-        uri: &str,
-        subscribed: bool,
+        uris: &BTreeSet<String>,
+        expires_at_ms: u64,
     ) -> Result<(), HubError> {
-        let call = Call::Subscription {
+        let call = Call::Subscriptions {
             session: session.to_string(),
-            uri: uri.to_owned(),
-            subscribed,
+            uris: uris.clone(),
+            expires_at_ms,
         };
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }

@@ -63,12 +63,26 @@ fn entry_key(session: &str, index: u64) -> String {
     format!("e:{session}:{index:016}")
 }
 
-fn subscribers_key(uri: &str) -> String {
-    format!("u:{uri}")
+/// The prefix of a URI's subscriber keys; the length keeps one URI from prefixing another.
+fn subscribers_prefix(uri: &str) -> String {
+    format!("u:{}:{uri}:", uri.len())
 }
 
+/// One subscriber of a URI; the value is when the subscription lapses.
+fn subscriber_key(uri: &str, session: &str) -> String {
+    format!("{}{session}", subscribers_prefix(uri))
+}
+
+/// A session's subscriptions (a [`Subscriptions`] value), to replace or remove them.
 fn subscriptions_key(session: &str) -> String {
     format!("x:{session}")
+}
+
+/// The URIs a session is subscribed to, and until when.
+#[derive(Serialize, Deserialize, Default, Debug)]
+struct Subscriptions {
+    uris: BTreeSet<String>,
+    expires_at_ms: u64,
 }
 
 /// The stream hub Durable Object. Export it from your Worker (`pub use
@@ -120,32 +134,32 @@ impl DurableObject for McpSessionHub {
         }
     }
 
-    /// Sweeps events past their replay age out of storage, and re-arms while any remain.
+    /// Sweeps out of storage what has lapsed: events past their replay age, subscriptions of
+    /// sessions that were abandoned; re-arms while anything remains to watch.
     async fn alarm(&self) -> Result<Response> {
         self.sweep_armed.set(false);
-        let cutoff = now_ms().saturating_sub(LOG_MAX_AGE_MS);
-        let map = self
-            .storage()
-            .list_with_options(ListOptions::new().prefix("e:"))
+        let now = now_ms();
+        let event_cutoff = now.saturating_sub(LOG_MAX_AGE_MS);
+        let (events_swept, events_kept) = self
+            .sweep_prefix("e:", |value| {
+                serde_json::from_str::<Entry>(value).map_or(true, |e| e.at_ms < event_cutoff)
+            })
             .await?;
-        let (mut expired, mut kept) = (Vec::new(), 0_usize);
-        map.for_each(&mut |value, key| {
-            let at_ms = value
-                .as_string()
-                .and_then(|v| serde_json::from_str::<Entry>(&v).ok())
-                .map_or(0, |entry| entry.at_ms);
-            match key.as_string() {
-                Some(key) if at_ms < cutoff => expired.push(key),
-                _ => kept += 1,
-            }
-        });
-        for chunk in expired.chunks(128) {
-            self.storage().delete_multiple(chunk.to_vec()).await?;
-        }
-        if kept > 0 {
+        let (subscribers_swept, subscribers_kept) = self
+            .sweep_prefix("u:", |value| {
+                value.parse::<u64>().map_or(true, |until| until <= now)
+            })
+            .await?;
+        self.sweep_prefix("x:", |value| {
+            serde_json::from_str::<Subscriptions>(value).map_or(true, |s| s.expires_at_ms <= now)
+        })
+        .await?;
+        if events_kept + subscribers_kept > 0 {
             self.arm_sweep().await?;
         }
-        Response::ok(format!("swept {} events", expired.len()))
+        Response::ok(format!(
+            "swept {events_swept} events and {subscribers_swept} subscriptions"
+        ))
     }
 
     async fn websocket_message(
@@ -239,6 +253,30 @@ impl McpSessionHub {
             .any(|(_, ws)| ws.send_with_str(&text).is_ok())
     }
 
+    /// Deletes the entries under `prefix` whose value `lapsed` says are done; returns how many
+    /// were deleted and how many remain.
+    async fn sweep_prefix(
+        &self,
+        prefix: &str,
+        lapsed: impl Fn(&str) -> bool,
+    ) -> Result<(usize, usize)> {
+        let map = self
+            .storage()
+            .list_with_options(ListOptions::new().prefix(prefix))
+            .await?;
+        let (mut done, mut kept) = (Vec::new(), 0_usize);
+        map.for_each(
+            &mut |value, key| match (key.as_string(), value.as_string()) {
+                (Some(key), Some(value)) if lapsed(&value) => done.push(key),
+                _ => kept += 1,
+            },
+        );
+        for chunk in done.chunks(128) {
+            self.storage().delete_multiple(chunk.to_vec()).await?;
+        }
+        Ok((done.len(), kept))
+    }
+
     /// Makes sure the sweep alarm will run (events older than their replay age are deleted).
     async fn arm_sweep(&self) -> Result<()> {
         if !self.sweep_armed.get() {
@@ -327,10 +365,9 @@ impl McpSessionHub {
                     }
                 }
                 let sessions: BTreeSet<String> = match &audience {
-                    wire::WireAudience::Resource(uri) => self
-                        .get_json(&subscribers_key(uri))
-                        .await?
-                        .unwrap_or_default(),
+                    wire::WireAudience::Resource(uri) => {
+                        self.subscribers(uri).await?.into_iter().collect()
+                    }
                     // List changes reach the sessions with a stream open on this shard.
                     wire::WireAudience::List(_) => self
                         .state
@@ -362,34 +399,13 @@ impl McpSessionHub {
                     .unwrap_or_default();
                 self.deliver_and_log(&session, meta, &id, data).await?
             }
-            Call::Subscription {
+            Call::Subscriptions {
                 session,
-                uri,
-                subscribed,
+                uris,
+                expires_at_ms,
             } => {
-                let mut subscribers: BTreeSet<String> = self
-                    .get_json(&subscribers_key(&uri))
-                    .await?
-                    .unwrap_or_default();
-                let mut subscriptions: BTreeSet<String> = self
-                    .get_json(&subscriptions_key(&session))
-                    .await?
-                    .unwrap_or_default();
-                if subscribed {
-                    subscribers.insert(session.clone());
-                    subscriptions.insert(uri.clone());
-                } else {
-                    subscribers.remove(&session);
-                    subscriptions.remove(&uri);
-                }
-                self.put_json(&[
-                    (subscribers_key(&uri), serde_json::to_string(&subscribers)?),
-                    (
-                        subscriptions_key(&session),
-                        serde_json::to_string(&subscriptions)?,
-                    ),
-                ])
-                .await?;
+                self.set_subscriptions(&session, uris, expires_at_ms)
+                    .await?;
                 true
             }
             Call::Close { session } => {
@@ -412,6 +428,71 @@ impl McpSessionHub {
         Ok(Reply { delivered })
     }
 
+    /// Replaces a session's subscriptions: one key per (URI, session), valid until
+    /// `expires_at_ms`, so a broadcast lists just its URI's subscribers and skips lapsed ones.
+    async fn set_subscriptions(
+        &self,
+        session: &str,
+        uris: BTreeSet<String>,
+        expires_at_ms: u64,
+    ) -> Result<()> {
+        let previous: Subscriptions = self
+            .get_json(&subscriptions_key(session))
+            .await?
+            .unwrap_or_default();
+        let dropped: Vec<String> = previous
+            .uris
+            .difference(&uris)
+            .map(|uri| subscriber_key(uri, session))
+            .collect();
+        if !dropped.is_empty() {
+            self.storage().delete_multiple(dropped).await?;
+        }
+        if uris.is_empty() {
+            self.storage().delete(&subscriptions_key(session)).await?;
+            return Ok(());
+        }
+        let mut values: Vec<(String, String)> = uris
+            .iter()
+            .map(|uri| (subscriber_key(uri, session), expires_at_ms.to_string()))
+            .collect();
+        values.push((
+            subscriptions_key(session),
+            serde_json::to_string(&Subscriptions {
+                uris,
+                expires_at_ms,
+            })?,
+        ));
+        self.put_json(&values).await?;
+        self.arm_sweep().await
+    }
+
+    /// The live subscribers of a URI; lapsed ones are deleted on the way.
+    async fn subscribers(&self, uri: &str) -> Result<Vec<String>> {
+        let prefix = subscribers_prefix(uri);
+        let map = self
+            .storage()
+            .list_with_options(ListOptions::new().prefix(&prefix))
+            .await?;
+        let now = now_ms();
+        let (mut live, mut lapsed) = (Vec::new(), Vec::new());
+        map.for_each(&mut |value, key| {
+            let Some(key) = key.as_string() else { return };
+            let until = value
+                .as_string()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            match key.strip_prefix(&prefix) {
+                Some(session) if until > now => live.push(session.to_owned()),
+                _ => lapsed.push(key),
+            }
+        });
+        if !lapsed.is_empty() {
+            self.storage().delete_multiple(lapsed).await?;
+        }
+        Ok(live)
+    }
+
     async fn close(&self, session: &str) -> Result<()> {
         for ws in self.state.get_websockets() {
             let owned = ws
@@ -430,19 +511,7 @@ impl McpSessionHub {
             .map(|(key, _)| key)
             .collect();
         keys.push(meta_key(session));
-        let subscriptions: BTreeSet<String> = self
-            .get_json(&subscriptions_key(session))
-            .await?
-            .unwrap_or_default();
-        for uri in &subscriptions {
-            let mut subscribers: BTreeSet<String> = self
-                .get_json(&subscribers_key(uri))
-                .await?
-                .unwrap_or_default();
-            subscribers.remove(session);
-            self.put_json(&[(subscribers_key(uri), serde_json::to_string(&subscribers)?)])
-                .await?;
-        }
+        self.set_subscriptions(session, BTreeSet::new(), 0).await?;
         keys.push(subscriptions_key(session));
         for chunk in keys.chunks(128) {
             self.storage().delete_multiple(chunk.to_vec()).await?;

@@ -33,10 +33,10 @@ pub(crate) enum Call {
         id: String,
         data: String,
     },
-    Subscription {
+    Subscriptions {
         session: String,
-        uri: String,
-        subscribed: bool,
+        uris: BTreeSet<String>,
+        expires_at_ms: u64,
     },
     Close {
         session: String,

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -51,7 +51,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     sessions: HashMap<SessionId, SessionState>,
-    subscribers: HashMap<String, HashSet<SessionId>>,
+    /// URI → subscribed sessions → until when.
+    subscribers: HashMap<String, HashMap<SessionId, u64>>,
     listeners: Vec<Listener>,
     pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
     operations: u64,
@@ -66,7 +67,8 @@ struct SessionState {
     next_seq: u64,
     log: VecDeque<LoggedEvent>,
     streams: Vec<OpenStream>,
-    subscriptions: usize,
+    subscriptions: BTreeSet<String>,
+    subscribed_until_ms: u64,
 }
 
 impl Default for SessionState {
@@ -77,7 +79,8 @@ impl Default for SessionState {
             next_seq: now_ms().saturating_mul(1024),
             log: VecDeque::new(),
             streams: Vec::new(),
-            subscriptions: 0,
+            subscriptions: BTreeSet::new(),
+            subscribed_until_ms: 0,
         }
     }
 }
@@ -158,7 +161,11 @@ impl State {
             session.streams.retain(|s| !s.sender.is_closed());
             session.trim(now, config, config.log_capacity);
         }
-        self.sessions.retain(|_, s| !s.is_idle());
+        for sessions in self.subscribers.values_mut() {
+            sessions.retain(|_, until| *until > now);
+        }
+        self.subscribers.retain(|_, sessions| !sessions.is_empty());
+        self.sessions.retain(|_, s| !s.is_idle(now));
     }
 }
 
@@ -213,8 +220,10 @@ impl SessionState {
         EventId::new(StreamKey::standalone(), self.next_seq)
     }
 
-    fn is_idle(&self) -> bool {
-        self.streams.is_empty() && self.log.is_empty() && self.subscriptions == 0
+    fn is_idle(&self, now: u64) -> bool {
+        self.streams.is_empty()
+            && self.log.is_empty()
+            && (self.subscriptions.is_empty() || self.subscribed_until_ms <= now)
     }
 }
 
@@ -279,11 +288,15 @@ impl StreamHub for MemoryHub {
         let state = &mut *state;
         let sessions: Vec<SessionId> = match audience {
             Audience::Session(id) => vec![id.clone()],
-            Audience::ResourceSubscribers(uri) => state
-                .subscribers
-                .get(uri)
-                .map(|ids| ids.iter().cloned().collect())
-                .unwrap_or_default(),
+            Audience::ResourceSubscribers(uri) => {
+                let now = now_ms();
+                state.subscribers.get(uri).map_or_else(Vec::new, |ids| {
+                    ids.iter()
+                        .filter(|(_, until)| **until > now)
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                })
+            }
             Audience::ListChanged(_) => state.sessions.keys().cloned().collect(),
         };
         for id in sessions {
@@ -308,36 +321,30 @@ impl StreamHub for MemoryHub {
         Ok(())
     }
 
-    async fn set_subscription(
+    async fn set_subscriptions(
         &self,
         session: &SessionId,
-        uri: &str,
-        subscribed: bool,
+        uris: &BTreeSet<String>,
+        expires_at_ms: u64,
     ) -> Result<(), HubError> {
         let mut state = self.lock();
         let state = &mut *state;
-        let changed = if subscribed {
-            state
-                .subscribers
-                .entry(uri.to_owned())
-                .or_default()
-                .insert(session.clone())
-        } else {
-            let removed = state
-                .subscribers
-                .get_mut(uri)
-                .is_some_and(|ids| ids.remove(session));
-            state.subscribers.retain(|_, ids| !ids.is_empty());
-            removed
-        };
-        if changed {
-            let entry = state.sessions.entry(session.clone()).or_default();
-            if subscribed {
-                entry.subscriptions += 1;
-            } else {
-                entry.subscriptions = entry.subscriptions.saturating_sub(1);
+        let entry = state.sessions.entry(session.clone()).or_default();
+        for uri in entry.subscriptions.difference(uris) {
+            if let Some(sessions) = state.subscribers.get_mut(uri) {
+                sessions.remove(session);
             }
         }
+        for uri in uris {
+            state
+                .subscribers
+                .entry(uri.clone())
+                .or_default()
+                .insert(session.clone(), expires_at_ms);
+        }
+        state.subscribers.retain(|_, sessions| !sessions.is_empty());
+        entry.subscriptions = uris.clone();
+        entry.subscribed_until_ms = expires_at_ms;
         Ok(())
     }
 
@@ -345,9 +352,9 @@ impl StreamHub for MemoryHub {
         let mut state = self.lock();
         // Dropping the senders ends the session's streams.
         state.sessions.remove(session);
-        state.subscribers.retain(|_, ids| {
-            ids.remove(session);
-            !ids.is_empty()
+        state.subscribers.retain(|_, sessions| {
+            sessions.remove(session);
+            !sessions.is_empty()
         });
         // Dropping the pending senders fails the waiting requests with `Closed`.
         state.pending.retain(|(id, _), _| id != session);

@@ -184,12 +184,15 @@ pub trait StreamHub: Send + Sync + 'static {
     /// that resumes that stream with GET + `Last-Event-ID` (delivered at once if one has).
     async fn record(&self, session: &SessionId, event: Event) -> Result<(), HubError>;
 
-    /// Adds or removes a session from the subscribers of a resource URI.
-    async fn set_subscription(
+    /// Sets the resource URIs a session is subscribed to (replacing the previous set) and how
+    /// long they hold: subscriptions lapse with the session unless set again, so sessions that
+    /// are abandoned without DELETE do not stay in the index. The layer sets them again when it
+    /// extends a subscribed session.
+    async fn set_subscriptions(
         &self,
         session: &SessionId,
-        uri: &str,
-        subscribed: bool,
+        uris: &BTreeSet<String>,
+        expires_at_ms: u64,
     ) -> Result<(), HubError>;
 
     /// Ends a session's streams and forgets its log, subscriptions and pending requests.

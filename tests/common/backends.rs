@@ -1,5 +1,6 @@
 //! Backends for tests: memory backends that count their calls, and ones that always fail.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -92,9 +93,14 @@ impl StreamHub for CountingHub {
         self.tick();
         self.inner.record(s, event).await
     }
-    async fn set_subscription(&self, s: &SessionId, uri: &str, on: bool) -> Result<(), HubError> {
+    async fn set_subscriptions(
+        &self,
+        s: &SessionId,
+        uris: &BTreeSet<String>,
+        until: u64,
+    ) -> Result<(), HubError> {
         self.tick();
-        self.inner.set_subscription(s, uri, on).await
+        self.inner.set_subscriptions(s, uris, until).await
     }
     async fn close_session(&self, s: &SessionId) -> Result<(), HubError> {
         self.tick();
@@ -161,7 +167,12 @@ impl StreamHub for FailingHub {
     async fn record(&self, _: &SessionId, _: Event) -> Result<(), HubError> {
         Err(down())
     }
-    async fn set_subscription(&self, _: &SessionId, _: &str, _: bool) -> Result<(), HubError> {
+    async fn set_subscriptions(
+        &self,
+        _: &SessionId,
+        _: &BTreeSet<String>,
+        _: u64,
+    ) -> Result<(), HubError> {
         Err(down())
     }
     async fn close_session(&self, _: &SessionId) -> Result<(), HubError> {
