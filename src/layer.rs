@@ -174,7 +174,8 @@ impl SessionLayer {
 
     /// Binds sessions to the principal `extract` finds in the request (e.g. from a header set
     /// by an authentication layer). A request from another principal gets 404, as if the
-    /// session did not exist.
+    /// session did not exist. A session initialized without a principal is bound to none and
+    /// open to every caller: put authentication in front if sessions must be private.
     ///
     /// ```
     /// # use mcp_edge_session::SessionLayer;

@@ -59,6 +59,13 @@
 //! JSON-RPC responses clients POST back to server-to-client requests. Everything else reaches
 //! the inner service, with [`McpContext`], a [`Notifier`] and a [`StreamControl`] in the
 //! request extensions.
+//!
+//! ## Backends
+//! [`MemoryStore`] and [`MemoryHub`] keep everything in one process (no tokio: they also run
+//! inside a single wasm isolate). With the `cloudflare` feature, `cloudflare::KvSessionStore`
+//! keeps sessions in Workers KV and `cloudflare::DurableObjectHub` keeps streams in the sharded
+//! `cloudflare::McpSessionHub` Durable Object; `SessionLayer::cloudflare(&env)` wires both.
+//! [`contract`] holds the checks every backend must pass.
 
 pub mod body;
 #[cfg(feature = "cloudflare")]

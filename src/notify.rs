@@ -92,6 +92,10 @@ impl Notifier {
     /// Sends a server-to-client request (`sampling/createMessage`, `elicitation/create`,
     /// `roots/list`, …) on the session's GET stream and waits for the client's answer,
     /// which the client POSTs back to any instance of the server.
+    ///
+    /// The wait has no deadline of its own (a user may take minutes to answer an elicitation);
+    /// wrap it in the timeout your runtime offers. It fails with [`HubError::Closed`] when the
+    /// session is deleted.
     pub async fn request(
         &self,
         session: &SessionId,

@@ -41,7 +41,9 @@ pub enum Audience {
     Session(SessionId),
     /// Every legacy session subscribed to the URI and every listener that asked for it.
     ResourceSubscribers(String),
-    /// Every session and every listener that opted into this list's changes.
+    /// Every session and every listener that opted into this list's changes. The memory hub
+    /// also buffers it for sessions without an open stream; the Durable Object hub reaches
+    /// the sessions that have a stream open (a client re-lists when it reconnects anyway).
     ListChanged(ListKind),
 }
 

@@ -40,6 +40,9 @@ impl StoreError {
 /// Persistence of legacy session records.
 ///
 /// Expired equals absent: `load` returns `Ok(None)` for a record past its `expires_at_ms`.
+/// `update` replaces the whole record and should not recreate a deleted one; stores without
+/// conditional writes (Workers KV) make that best-effort, and two concurrent changes to one
+/// session (log level and a subscription at the same instant) may lose one of them.
 /// Implementations must be dyn-compatible (`Arc<dyn SessionStore>`) and their futures `Send`.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
