@@ -1,6 +1,6 @@
 //! # mcp-edge-session
 //!
-//! A [tower] middleware that makes any MCP Streamable-HTTP server edge-ready: put
+//! A [tower](https://docs.rs/tower) middleware that makes any MCP Streamable-HTTP server edge-ready: put
 //! [`SessionLayer`] in front of a stateless MCP service and it keeps legacy sessions in a
 //! [`SessionStore`], long-lived streams in a [`StreamHub`], and hands the inner service one
 //! era-neutral [`McpContext`] per request — whether the client speaks the sessionful protocol
