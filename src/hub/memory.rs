@@ -55,12 +55,12 @@ struct State {
     subscribers: HashMap<String, HashMap<SessionId, u64>>,
     listeners: Vec<Listener>,
     pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
-    operations: u64,
+    last_sweep_ms: u64,
 }
 
-/// Every this many operations, the hub sweeps out what disconnected clients and expired
-/// sessions left behind (a sweep walks every session, so it is not done every time).
-const SWEEP_EVERY: u64 = 64;
+/// How often (at most) the hub sweeps out what disconnected clients and expired sessions left
+/// behind; a sweep walks every session, so it is paced by time, not by operations.
+const SWEEP_INTERVAL_MS: u64 = 1000;
 
 #[derive(Debug)]
 struct SessionState {
@@ -143,10 +143,9 @@ impl MemoryHub {
 }
 
 impl State {
-    /// Counts an operation and sweeps every [`SWEEP_EVERY`] of them.
+    /// Sweeps if the last sweep is [`SWEEP_INTERVAL_MS`] old.
     fn tick(&mut self, config: &MemoryHubConfig) {
-        self.operations += 1;
-        if self.operations % SWEEP_EVERY == 0 {
+        if now_ms().saturating_sub(self.last_sweep_ms) >= SWEEP_INTERVAL_MS {
             self.sweep(config);
         }
     }
@@ -155,6 +154,7 @@ impl State {
     /// and sessions left with nothing.
     fn sweep(&mut self, config: &MemoryHubConfig) {
         let now = now_ms();
+        self.last_sweep_ms = now;
         self.listeners.retain(|l| !l.sender.is_closed());
         self.pending.retain(|_, sender| !sender.is_canceled());
         for session in self.sessions.values_mut() {

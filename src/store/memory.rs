@@ -6,15 +6,18 @@ use async_trait::async_trait;
 use super::{SessionStore, StoreError};
 use crate::context::{now_ms, SessionId, SessionRecord};
 
-/// Every this many stored records, `create` sweeps out the expired ones.
-const SWEEP_EVERY: usize = 256;
+/// The store size at which `create` first sweeps out expired records.
+const FIRST_SWEEP: usize = 256;
 
 /// Session records in process memory, for native servers and tests.
 ///
-/// Expired records are dropped when they are next looked up.
+/// Expired records are dropped when they are next looked up, and swept out whenever the store
+/// has doubled since the last sweep (abandoned sessions are never looked up again), which
+/// keeps the cost per `create` constant.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<SessionId, SessionRecord>>,
+    sweep_at: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryStore {
@@ -43,11 +46,12 @@ impl MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
         let mut records = self.lock();
-        // Abandoned sessions are never looked up again: drop the expired ones now and then.
-        if records.len() % SWEEP_EVERY == 0 {
+        if records.len() >= self.sweep_at.load(Ordering::Relaxed).max(FIRST_SWEEP) {
             let now = now_ms();
             records.retain(|_, r| !r.is_expired(now));
+            self.sweep_at.store(records.len() * 2, Ordering::Relaxed);
         }
         records.insert(record.id.clone(), record.clone());
         Ok(())
@@ -86,7 +90,7 @@ mod tests {
     #[tokio::test]
     async fn abandoned_records_are_swept() {
         let store = MemoryStore::new();
-        for _ in 0..SWEEP_EVERY {
+        for _ in 0..FIRST_SWEEP {
             let record = SessionRecord::new(SessionId::generate(), "2025-11-25", 0, 1);
             store.create(&record).await.unwrap();
         }

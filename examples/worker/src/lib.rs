@@ -14,6 +14,7 @@ use tower::{Layer, ServiceExt};
 use worker::send::SendWrapper;
 use worker::{event, Context, Env, HttpRequest};
 
+mod console;
 #[cfg(not(feature = "bare"))]
 mod test_routes;
 
@@ -33,6 +34,11 @@ pub use mcp_edge_session::cloudflare::McpSessionHub;
 
 #[event(fetch)]
 async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
+    console::init(
+        &env.var("LOG_LEVEL")
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    );
     if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
         return Ok(http::Response::builder().status(404).body(empty())?);
     }
