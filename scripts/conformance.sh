@@ -20,7 +20,7 @@ if [ -z "$url" ]; then
   server_pid=$!
   url="http://$listen/mcp"
   for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://$listen/" && break
+    (exec 3<>"/dev/tcp/${listen%:*}/${listen##*:}") 2>/dev/null && break
     sleep 0.1
   done
 fi
