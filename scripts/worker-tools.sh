@@ -32,7 +32,7 @@ if [ ! -x "$bg_root/bin/wasm-bindgen" ]; then
 fi
 
 # npm tools for the build (esbuild) and for running workerd (wrangler, miniflare).
-if [ ! -d "$root/examples/worker/node_modules/wrangler" ] || [ ! -d "$root/examples/worker/node_modules/esbuild" ]; then
+if [ ! -d "$root/examples/worker/node_modules/wrangler" ] || [ ! -d "$root/examples/worker/node_modules/binaryen" ]; then
   log "installing npm packages of examples/worker"
   npm ci --prefix "$root/examples/worker" --no-audit --no-fund --loglevel=error >&2
 fi
@@ -41,6 +41,7 @@ cat <<EXPORTS
 export PATH="$wb_root/bin:$bg_root/bin:\$PATH"
 export WASM_BINDGEN_BIN="$bg_root/bin/wasm-bindgen"
 export ESBUILD_BIN="$root/examples/worker/node_modules/@esbuild/linux-x64/bin/esbuild"
+export WASM_OPT_BIN="$root/examples/worker/node_modules/.bin/wasm-opt"
 export XDG_CACHE_HOME="$cache/xdg"
 export WRANGLER_SEND_METRICS=false
 EXPORTS
