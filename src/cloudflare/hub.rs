@@ -56,6 +56,18 @@ impl DurableObjectHub {
         .map_err(unavailable)
     }
 
+    /// Runs a shard's storage sweep now (its alarm runs it every few minutes anyway), and
+    /// returns what it reports.
+    pub async fn sweep_shard(&self, shard: u32) -> Result<String, HubError> {
+        let stub = self.shard(shard)?;
+        SendFuture::new(async move {
+            let url = format!("{}{}", wire::ORIGIN, wire::SWEEP_PATH);
+            stub.fetch_with_str(&url).await?.text().await
+        })
+        .await
+        .map_err(unavailable)
+    }
+
     fn shard(&self, shard: u32) -> Result<Stub, HubError> {
         self.namespace
             .get_by_name(&wire::shard_name(shard))

@@ -130,36 +130,14 @@ impl DurableObject for McpSessionHub {
                 "constructed_at_ms": self.constructed_at_ms,
                 "websockets": self.state.get_websockets().len(),
             })),
+            wire::SWEEP_PATH => self.sweep().await,
             _ => Response::error("not found", 404),
         }
     }
 
-    /// Sweeps out of storage what has lapsed: events past their replay age, subscriptions of
-    /// sessions that were abandoned; re-arms while anything remains to watch.
+    /// The sweep alarm.
     async fn alarm(&self) -> Result<Response> {
-        self.sweep_armed.set(false);
-        let now = now_ms();
-        let event_cutoff = now.saturating_sub(LOG_MAX_AGE_MS);
-        let (events_swept, events_kept) = self
-            .sweep_prefix("e:", |value| {
-                serde_json::from_str::<Entry>(value).map_or(true, |e| e.at_ms < event_cutoff)
-            })
-            .await?;
-        let (subscribers_swept, subscribers_kept) = self
-            .sweep_prefix("u:", |value| {
-                value.parse::<u64>().map_or(true, |until| until <= now)
-            })
-            .await?;
-        self.sweep_prefix("x:", |value| {
-            serde_json::from_str::<Subscriptions>(value).map_or(true, |s| s.expires_at_ms <= now)
-        })
-        .await?;
-        if events_kept + subscribers_kept > 0 {
-            self.arm_sweep().await?;
-        }
-        Response::ok(format!(
-            "swept {events_swept} events and {subscribers_swept} subscriptions"
-        ))
+        self.sweep().await
     }
 
     async fn websocket_message(
@@ -253,6 +231,34 @@ impl McpSessionHub {
             .any(|(_, ws)| ws.send_with_str(&text).is_ok())
     }
 
+    /// Sweeps out of storage what has lapsed: events past their replay age, subscriptions of
+    /// sessions that were abandoned; re-arms the alarm while anything remains to watch.
+    async fn sweep(&self) -> Result<Response> {
+        self.sweep_armed.set(false);
+        let now = now_ms();
+        let event_cutoff = now.saturating_sub(LOG_MAX_AGE_MS);
+        let (events_swept, events_kept) = self
+            .sweep_prefix("e:", |value| {
+                serde_json::from_str::<Entry>(value).map_or(true, |e| e.at_ms < event_cutoff)
+            })
+            .await?;
+        let (subscribers_swept, subscribers_kept) = self
+            .sweep_prefix("u:", |value| {
+                value.parse::<u64>().map_or(true, |until| until <= now)
+            })
+            .await?;
+        self.sweep_prefix("x:", |value| {
+            serde_json::from_str::<Subscriptions>(value).map_or(true, |s| s.expires_at_ms <= now)
+        })
+        .await?;
+        if events_kept + subscribers_kept > 0 {
+            self.arm_sweep().await?;
+        }
+        Response::ok(format!(
+            "swept {events_swept} events and {subscribers_swept} subscriptions"
+        ))
+    }
+
     /// Deletes the entries under `prefix` whose value `lapsed` says are done; returns how many
     /// were deleted and how many remain.
     async fn sweep_prefix(
@@ -260,21 +266,39 @@ impl McpSessionHub {
         prefix: &str,
         lapsed: impl Fn(&str) -> bool,
     ) -> Result<(usize, usize)> {
-        let map = self
-            .storage()
-            .list_with_options(ListOptions::new().prefix(prefix))
-            .await?;
-        let (mut done, mut kept) = (Vec::new(), 0_usize);
-        map.for_each(
-            &mut |value, key| match (key.as_string(), value.as_string()) {
-                (Some(key), Some(value)) if lapsed(&value) => done.push(key),
-                _ => kept += 1,
-            },
-        );
-        for chunk in done.chunks(128) {
-            self.storage().delete_multiple(chunk.to_vec()).await?;
+        // Page through the keys, so a large shard never loads all of them at once.
+        const PAGE: usize = 512;
+        let (mut swept, mut kept) = (0_usize, 0_usize);
+        let mut start: Option<String> = None;
+        loop {
+            let mut options = ListOptions::new().prefix(prefix).limit(PAGE);
+            if let Some(start) = &start {
+                options = options.start(start);
+            }
+            let map = self.storage().list_with_options(options).await?;
+            let (mut done, mut last, mut listed) = (Vec::new(), None, 0_usize);
+            map.for_each(&mut |value, key| {
+                listed += 1;
+                let Some(key) = key.as_string() else { return };
+                // `start` is inclusive: the previous page's last key comes again.
+                if start.as_deref() == Some(key.as_str()) {
+                    return;
+                }
+                match value.as_string() {
+                    Some(value) if lapsed(&value) => done.push(key.clone()),
+                    _ => kept += 1,
+                }
+                last = Some(key);
+            });
+            swept += done.len();
+            for chunk in done.chunks(128) {
+                self.storage().delete_multiple(chunk.to_vec()).await?;
+            }
+            match last {
+                Some(last) if listed == PAGE => start = Some(last),
+                _ => return Ok((swept, kept)),
+            }
         }
-        Ok((done.len(), kept))
     }
 
     /// Makes sure the sweep alarm will run (events older than their replay age are deleted).

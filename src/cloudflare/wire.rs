@@ -13,6 +13,8 @@ pub(crate) const RPC_PATH: &str = "/rpc";
 pub(crate) const STREAM_PATH: &str = "/stream";
 /// A path answering the instance's identity (used to observe hibernation).
 pub(crate) const INSTANCE_PATH: &str = "/instance";
+/// A path that runs the storage sweep now (what the alarm runs).
+pub(crate) const SWEEP_PATH: &str = "/sweep";
 /// The origin used for requests to the object (any URL works; the path matters).
 pub(crate) const ORIGIN: &str = "https://mcp-session-hub";
 

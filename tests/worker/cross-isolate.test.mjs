@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { jsonRpcReply, sseMessages, within } from '../e2e/helpers.mjs';
+import { jsonRpcReply, sseEvents, sseMessages, within } from '../e2e/helpers.mjs';
 import { Mcp, STATELESS } from './mcp.mjs';
 
 const A = new Mcp(process.env.MCP_URL_A);
@@ -82,6 +82,32 @@ describe('two isolates, one hub', () => {
     const after = await B.post(session, B.request(1, 'tools/list'));
     assert.equal(after.status, 404);
     assert.equal((await after.json()).error.code, -32001);
+  });
+
+  it('keeps live logs and subscriptions through a storage sweep', async () => {
+    const session = await A.initialize('sweep');
+    await jsonRpcReply(await A.post(session, A.request(1, 'resources/subscribe', { uri: WATCHED })), 1);
+    const stream = await A.get(session);
+    const events = sseEvents(stream.body);
+    await jsonRpcReply(await B.post(session, B.toolCall(2, 'touch_resource', { uri: WATCHED })), 2);
+    const { value: seen } = await within(5000, events.next(), 'the first update');
+    await events.return();
+    await stream.body.cancel();
+    await jsonRpcReply(await B.post(session, B.toolCall(3, 'touch_resource', { uri: WATCHED })), 3);
+
+    const sweep = await fetch(A.testRoute('sweep', `?session=${session}`));
+    assert.equal(sweep.status, 200);
+    assert.match((await sweep.json()).status, /^swept \d+ events and \d+ subscriptions$/);
+
+    const resumed = await A.get(session, seen.id);
+    const replay = sseMessages(resumed.body);
+    const { value: missed } = await within(5000, replay.next(), 'the update missed before the sweep');
+    assert.equal(missed.method, 'notifications/resources/updated');
+    await jsonRpcReply(await B.post(session, B.toolCall(4, 'touch_resource', { uri: WATCHED })), 4);
+    const { value: live } = await within(5000, replay.next(), 'an update after the sweep');
+    assert.equal(live.params.uri, WATCHED, 'the subscription survived');
+    await replay.return();
+    await resumed.body.cancel();
   });
 
   it('speaks the stateless era through the Worker', async () => {

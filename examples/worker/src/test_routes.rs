@@ -52,7 +52,9 @@ pub(crate) async fn serve(
             )
         }
         // Which hub instance serves a session now (changes when the object was evicted).
-        "shard" => {
+        // Which hub instance serves a session now (changes when the object was evicted), or
+        // with `sweep`, run that shard's storage sweep now.
+        "shard" | "sweep" => {
             let session = request
                 .uri()
                 .query()
@@ -66,7 +68,12 @@ pub(crate) async fn serve(
             };
             let hub = hub(env)?;
             let shard = hub.shard_of_session(&session);
-            match hub.shard_status(shard).await {
+            let outcome = if route == "sweep" {
+                hub.sweep_shard(shard).await.map(serde_json::Value::from)
+            } else {
+                hub.shard_status(shard).await
+            };
+            match outcome {
                 Ok(status) => json(
                     200,
                     &serde_json::json!({ "shard": shard, "status": status }),
