@@ -35,27 +35,34 @@ impl Drop for Listeners {
     }
 }
 
-/// Text messages of a WebSocket, ending when it closes.
+/// Messages queued for a slow reader before its stream is ended (the client resumes with
+/// `Last-Event-ID` and the hub replays from its log).
+const BACKLOG: usize = 256;
+
+/// Text messages of a WebSocket, ending when it closes or its reader falls too far behind.
 pub(crate) struct SocketMessages {
-    receiver: mpsc::UnboundedReceiver<String>,
+    receiver: mpsc::Receiver<String>,
     _listeners: SendWrapper<Listeners>,
 }
 
 impl SocketMessages {
     /// Listens on `socket` and accepts it (listeners first, so no message is missed).
     pub(crate) fn accept(socket: WebSocket) -> worker::Result<Self> {
-        let (sender, receiver) = mpsc::unbounded::<String>();
+        let (sender, receiver) = mpsc::channel::<String>(BACKLOG);
         let on_message = {
-            let sender = sender.clone();
+            let mut sender = sender.clone();
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
                 if let Some(text) = event.data().as_string() {
-                    let _ = sender.unbounded_send(text);
+                    if sender.try_send(text).is_err() {
+                        sender.close_channel();
+                    }
                 }
             })
         };
+        let mut closer = sender;
         let on_close =
             Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |_event: web_sys::CloseEvent| {
-                sender.close_channel();
+                closer.close_channel();
             });
         let raw: &web_sys::WebSocket = socket.as_ref();
         raw.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref())
