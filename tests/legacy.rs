@@ -52,15 +52,9 @@ async fn initialize_mints_a_session_and_stores_one_record() {
 #[tokio::test]
 async fn failed_initialize_creates_no_session() {
     let store = CountingStore::default();
-    let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
-        let body = json!({ "jsonrpc": "2.0", "id": 0, "error": { "code": -32602, "message": "Unsupported protocol version" } });
-        Ok::<_, std::convert::Infallible>(
-            http::Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap(),
-        )
-    });
+    let inner = json_server(
+        |message| json!({ "jsonrpc": "2.0", "id": message["id"], "error": { "code": -32602, "message": "Unsupported protocol version" } }),
+    );
     let service = tower::Layer::layer(
         &SessionLayer::new(store.clone(), mcp_edge_session::MemoryHub::new()),
         inner,
@@ -394,25 +388,12 @@ async fn set_level_is_recorded_and_answered_when_the_inner_service_lacks_it() {
 #[tokio::test]
 async fn set_level_passes_through_an_inner_answer() {
     let store = Arc::new(mcp_edge_session::MemoryStore::new());
-    let inner = tower::service_fn(|request: Request<Full<Bytes>>| async move {
-        let body = http_body_util::BodyExt::collect(request.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        let message: Value = serde_json::from_slice(&body).unwrap();
+    let inner = json_server(|message| {
         let result = match message["method"].as_str() {
-            Some("initialize") => {
-                json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } })
-            }
+            Some("initialize") => initialize_result(),
             _ => json!({ "_meta": { "seen": true } }),
         };
-        let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
-        Ok::<_, std::convert::Infallible>(
-            http::Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(answer.to_string())))
-                .unwrap(),
-        )
+        json!({ "jsonrpc": "2.0", "id": message["id"], "result": result })
     });
     let layer =
         SessionLayer::from_shared(store.clone(), Arc::new(mcp_edge_session::MemoryHub::new()));
@@ -748,21 +729,9 @@ async fn notifications_and_responses_get_202() {
 #[tokio::test]
 async fn accepted_notifications_are_202_without_a_body() {
     // An inner service that answers everything with 200 and a body.
-    let inner = tower::service_fn(|request: Request<Full<Bytes>>| async move {
-        let body = http_body_util::BodyExt::collect(request.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        let message: Value = serde_json::from_slice(&body).unwrap();
-        let result = json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } });
-        let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
-        Ok::<_, std::convert::Infallible>(
-            http::Response::builder()
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(answer.to_string())))
-                .unwrap(),
-        )
-    });
+    let inner = json_server(
+        |message| json!({ "jsonrpc": "2.0", "id": message["id"], "result": initialize_result() }),
+    );
     let service = tower::Layer::layer(&SessionLayer::memory(), inner);
     let response =
         tower::ServiceExt::oneshot(service.clone(), post_request(None, initialize_body(LATEST)))

@@ -168,3 +168,29 @@ pub async fn answer(response: Reply, id: u64) -> Value {
 pub fn shared<T>(value: T) -> Arc<T> {
     Arc::new(value)
 }
+
+/// A minimal inner service: answers every JSON-RPC message with the JSON `answer(message)`
+/// returns (the whole response message), as `application/json`.
+pub fn json_server(
+    answer: fn(&Value) -> Value,
+) -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send {
+    tower::service_fn(move |request: Request<Full<Bytes>>| async move {
+        let body = request.into_body().collect().await.unwrap().to_bytes();
+        let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok(Response::builder()
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(answer(&message).to_string())))
+            .unwrap())
+    })
+}
+
+/// An `initialize` result for hand-written inner services.
+pub fn initialize_result() -> Value {
+    json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } })
+}

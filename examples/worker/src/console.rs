@@ -40,14 +40,19 @@ impl<'a> MakeWriter<'a> for Console {
     }
 }
 
-/// Installs the console subscriber once per isolate (level from `RUST_LOG`-style `LOG_LEVEL`,
-/// default `info`).
-pub(crate) fn init(level: &str) {
-    let level = level.parse().unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(Console)
-        .with_max_level(level)
-        .with_ansi(false)
-        .without_time()
-        .try_init();
+/// Installs the console subscriber once per isolate; `level` (the `LOG_LEVEL` variable, default
+/// `info`) is only read then.
+pub(crate) fn init(level: impl FnOnce() -> Option<String>) {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let level = level()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(tracing::Level::INFO);
+        let _ = tracing_subscriber::fmt()
+            .with_writer(Console)
+            .with_max_level(level)
+            .with_ansi(false)
+            .without_time()
+            .try_init();
+    });
 }

@@ -34,11 +34,7 @@ pub use mcp_edge_session::cloudflare::McpSessionHub;
 
 #[event(fetch)]
 async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
-    console::init(
-        &env.var("LOG_LEVEL")
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
-    );
+    console::init(|| env.var("LOG_LEVEL").map(|v| v.to_string()).ok());
     if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
         return Ok(http::Response::builder().status(404).body(empty())?);
     }
