@@ -1,31 +1,30 @@
-//! An [rmcp](https://docs.rs/rmcp) server, run stateless, behind `SessionLayer`: the layer
-//! keeps the sessions, rmcp only answers requests.
+//! An [rmcp](https://docs.rs/rmcp) server served by `RmcpService` behind `SessionLayer`: the
+//! layer keeps the sessions and routes what the handler sends, rmcp answers requests.
 //!
 //! ```sh
 //! cargo run --example rmcp            # serves http://127.0.0.1:8081/mcp
 //! MCP_LISTEN=127.0.0.1:3000 cargo run --example rmcp
 //! ```
 //!
-//! The `whoami` tool reads the layer's [`McpContext`] out of the `http::request::Parts` that
-//! rmcp puts into every request's extensions, so it knows the client that initialized the
-//! session even though rmcp itself keeps no state between requests.
+//! The `whoami` tool reads the layer's [`McpContext`] out of the `http::request::Parts` in the
+//! request context, so it knows the client that initialized the session even though nothing
+//! of rmcp outlives a request; `greet` asks the user for their name with an elicitation, whose
+//! answer the client POSTs back (to any instance, with a shared backend).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
+use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::{McpContext, SessionLayer};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{ElicitRequestParams, ElicitationAction, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
 use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
 
-/// The MCP server: two tools, no state of its own.
+/// The MCP server: three tools, no state of its own.
 #[derive(Clone)]
 struct Demo {
     tool_router: ToolRouter<Self>,
@@ -81,6 +80,35 @@ impl Demo {
     async fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> String {
         a.saturating_add(b).to_string()
     }
+
+    #[tool(description = "Asks the user for their name (elicitation), then greets them")]
+    async fn greet(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        let params: ElicitRequestParams = serde_json::from_value(serde_json::json!({
+            "mode": "form",
+            "message": "What is your name?",
+            "requestedSchema": {
+                "type": "object",
+                "properties": { "name": { "type": "string", "title": "Name" } },
+                "required": ["name"],
+            },
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let answer = context
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("elicitation failed: {e}"), None))?;
+        let name = answer
+            .content
+            .as_ref()
+            .and_then(|content| content.get("name"))
+            .and_then(|name| name.as_str())
+            .filter(|_| answer.action == ElicitationAction::Accept);
+        Ok(match name {
+            Some(name) => format!("Hello, {name}!"),
+            None => "Hello, whoever you are.".to_owned(),
+        })
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -88,22 +116,6 @@ impl ServerHandler for Demo {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
     }
-}
-
-/// rmcp's Streamable-HTTP service, stateless: no rmcp sessions, a fresh `Demo` per request.
-fn rmcp_service() -> StreamableHttpService<Demo, NeverSessionManager> {
-    let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        // SSE answers (rmcp's default); the layer adds keep-alive to the streams it passes on.
-        .with_sse_keep_alive(None)
-        // SessionLayer already does DNS-rebinding protection (Host and Origin checks, loopback
-        // by default, `with_allowed_hosts` otherwise): one allow-list to configure, not two.
-        .disable_allowed_hosts();
-    StreamableHttpService::new(
-        || Ok(Demo::new()),
-        Arc::new(NeverSessionManager::default()),
-        config,
-    )
 }
 
 #[tokio::main]
@@ -118,7 +130,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layer = SessionLayer::memory().with_executor(|task| {
         tokio::spawn(task);
     });
-    let mcp = ServiceBuilder::new().layer(layer).service(rmcp_service());
+    let mcp = ServiceBuilder::new()
+        .layer(layer)
+        .service(RmcpService::new(|| Ok(Demo::new())));
     let app = Router::new().route_service("/mcp", mcp);
 
     let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -17,12 +17,13 @@ use crate::context::{now_ms, LogLevel, McpContext, SessionId, SessionRecord};
 use crate::hub::EventId;
 use crate::inner::{self, Buffered};
 use crate::layer::Config;
+use crate::notify::cancellation_key;
 use crate::post_stream::{PostStream, Sink, StreamControl};
 use crate::protocol::accept::accepts;
 use crate::protocol::headers::{
     APPLICATION_JSON, LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, TEXT_EVENT_STREAM,
 };
-use crate::protocol::jsonrpc::{code, result_body, Answer, Envelope, Incoming, Kind};
+use crate::protocol::jsonrpc::{code, notification, result_body, Answer, Envelope, Incoming, Kind};
 use crate::protocol::rejection::Rejection;
 use crate::protocol::version::{era_of, wants_priming, Era};
 use crate::service::{or_reject, InnerBody, Reply};
@@ -225,6 +226,7 @@ where
     }
 
     or_reject!(route_client_responses(config, &record.id, &bytes, &incoming).await);
+    route_cancellations(config, &record.id, &incoming).await;
     let bytes = or_reject!(without_responses(bytes, &incoming));
     if !incoming.has_requests() {
         if !incoming
@@ -329,6 +331,40 @@ async fn route_client_responses(
         }
     }
     Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelledParams {
+    request_id: Value,
+}
+
+/// `notifications/cancelled` may reach another instance than the one running the request:
+/// the hub carries it to whoever waits (see [`Notifier::cancellation`]). The notification
+/// also goes on to the inner service, for one that tracks its requests itself.
+///
+/// [`Notifier::cancellation`]: crate::Notifier::cancellation
+async fn route_cancellations(config: &Config, session: &SessionId, incoming: &Incoming) {
+    let cancellations = incoming
+        .messages
+        .iter()
+        .filter(|m| m.method.as_deref() == Some("notifications/cancelled"));
+    for message in cancellations {
+        let Ok(CancelledParams { request_id }) = message.params_as() else {
+            continue;
+        };
+        let key = cancellation_key(&request_id.to_string());
+        let text: Arc<str> = notification(
+            "notifications/cancelled",
+            serde_json::json!({ "requestId": request_id }),
+        )
+        .to_string()
+        .into();
+        if let Err(error) = config.hub.deliver_response(session, &key, text).await {
+            // The request then runs to its end; the client ignores its answer.
+            tracing::warn!(%error, %session, "could not route a cancellation");
+        }
+    }
 }
 
 /// The body without the client responses the layer already routed (batches only).

@@ -79,6 +79,8 @@ mod legacy;
 mod notify;
 mod post_stream;
 pub mod protocol;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 mod security;
 mod service;
 mod sse;
@@ -89,7 +91,7 @@ pub use body::SessionBody;
 pub use context::{InvalidSessionId, LogLevel, McpContext, SessionId, SessionRecord};
 pub use hub::{Audience, ListKind, MemoryHub, StreamHub};
 pub use layer::{Executor, PrincipalFn, SessionLayer};
-pub use notify::{ClientRequestError, ClientResponse, Notifier, OutgoingRequest};
+pub use notify::{Cancellation, ClientRequestError, ClientResponse, Notifier, OutgoingRequest};
 pub use post_stream::StreamControl;
 pub use protocol::version::Era;
 pub use service::{InnerBody, SessionService};

@@ -130,6 +130,50 @@ impl Notifier {
             response: ClientResponse { pending },
         })
     }
+
+    /// Resolves when the client cancels its request `request_id` of `session` with
+    /// `notifications/cancelled`, which it may POST to any instance: the layer routes that
+    /// notification through the hub. Registers with the hub before returning, so no
+    /// cancellation sent after this call is missed.
+    ///
+    /// Each registration costs a hub connection for as long as it is held: take one only for
+    /// work that is long enough to be worth cancelling.
+    pub async fn cancellation(
+        &self,
+        session: &SessionId,
+        request_id: &Value,
+    ) -> Result<Cancellation, HubError> {
+        let pending = self
+            .hub
+            .expect_response(session, &cancellation_key(&request_id.to_string()))
+            .await?;
+        Ok(Cancellation { pending })
+    }
+}
+
+/// The hub key under which `notifications/cancelled` for the request whose id has the compact
+/// JSON text `request_id` travels. Response keys are JSON texts, so the two never collide.
+pub(crate) fn cancellation_key(request_id: &str) -> String {
+    format!("cancel:{request_id}")
+}
+
+/// A client's cancellation of one of its requests, once it arrives; see
+/// [`Notifier::cancellation`].
+#[derive(Debug)]
+pub struct Cancellation {
+    pending: PendingResponse,
+}
+
+impl Future for Cancellation {
+    /// The client's `notifications/cancelled` message, or why it can no longer come (the
+    /// session closed, the hub went away).
+    type Output = Result<Value, HubError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.pending)
+            .poll(cx)
+            .map(|message| Ok(serde_json::from_str(&message?).unwrap_or(Value::Null)))
+    }
 }
 
 impl fmt::Debug for Notifier {

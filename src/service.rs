@@ -154,7 +154,9 @@ where
             or_reject!(check_post_headers(&parts.headers));
             let bytes = or_reject!(read_body(&parts.headers, body, config.max_body_bytes).await);
             let incoming = or_reject!(Incoming::parse(&bytes).map_err(Rejection::from));
-            if incoming.any_method("initialize") {
+            // `initialize` opens a legacy session, unless its headers already speak the
+            // stateless era, which has no such method.
+            if incoming.any_method("initialize") && !stateless_header {
                 return legacy::initialize(&config, inner, parts, bytes, incoming).await;
             }
             let stateless = stateless_header

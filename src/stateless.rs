@@ -22,6 +22,16 @@ use crate::protocol::rejection::Rejection;
 use crate::service::{or_reject, InnerBody, Reply};
 use crate::sse::{self, KeepAlive};
 
+/// Methods of the sessionful era that 2026-07-28 removed: a stateless request for one gets
+/// 404 with -32601, whatever the inner service would say.
+const REMOVED_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
 /// A stateless POST.
 pub(crate) async fn post<S, B>(
     config: &Config,
@@ -48,6 +58,19 @@ where
             code::INVALID_REQUEST,
             "Invalid Request: clients send no responses in protocol version 2026-07-28",
         )
+        .into_response());
+    }
+    if let Some(method) = message
+        .method
+        .as_deref()
+        .filter(|m| REMOVED_METHODS.contains(m))
+    {
+        return Ok(Rejection::new(
+            StatusCode::NOT_FOUND,
+            code::METHOD_NOT_FOUND,
+            format!("Method not found: {method} does not exist in protocol version 2026-07-28"),
+        )
+        .with_id(message.id.as_deref())
         .into_response());
     }
     let context = or_reject!(stateless_context(&parts.headers, message));

@@ -1,30 +1,39 @@
-//! An rmcp 3.11 server, run stateless, behind `SessionLayer::memory()`: sessions, client
-//! info and `logging/setLevel` come from the layer, tools from rmcp. All through `oneshot`.
-//!
-//! The server is a copy of the one in `examples/rmcp.rs` (tests cannot import examples).
+//! An rmcp server (as rmcp users write them) served by `RmcpService` behind
+//! `SessionLayer::memory()`: context from the layer, notifications and server-to-client
+//! requests on the POST stream, client answers and cancellations routed back. All through
+//! `oneshot`.
+#![cfg(feature = "rmcp")]
+// Logging and sampling are deprecated from 2026-07-28 on; the sessionful era still has them.
+#![allow(deprecated)]
 
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body::Body;
+use common::sse::SseReader;
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::{McpContext, SessionLayer, SessionService};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    ElicitRequestParams, LoggingMessageNotificationParam, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler};
 use serde_json::{json, Value};
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Layer, ServiceExt};
 
 #[derive(Clone)]
 struct Demo {
     tool_router: ToolRouter<Self>,
+    /// Set when `wait` sees its request cancelled.
+    cancelled: Arc<AtomicBool>,
 }
 
 #[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
@@ -36,12 +45,6 @@ struct AddArgs {
 
 #[tool_router]
 impl Demo {
-    fn new() -> Self {
-        Self {
-            tool_router: Self::tool_router(),
-        }
-    }
-
     #[tool(description = "Who is calling, as the layer knows it")]
     async fn whoami(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
         let mcp = context
@@ -49,14 +52,14 @@ impl Demo {
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<McpContext>())
             .ok_or_else(|| ErrorData::internal_error("no McpContext", None))?;
-        let info = mcp.client_info.clone().unwrap_or(Value::Null);
+        let peer = context.peer.peer_info();
         Ok(format!(
-            "client: {} {}\nprotocol: {}\nsession: {}\nlog level: {:?}",
-            info["name"].as_str().unwrap_or("?"),
-            info["version"].as_str().unwrap_or("?"),
+            "client: {}\nprotocol: {}\nsession: {}\nlog level: {:?}\npeer: {}",
+            mcp.client_info.clone().unwrap_or(Value::Null),
             mcp.protocol_version,
             mcp.session_id.as_ref().map_or("none", |id| id.as_str()),
             mcp.log_level,
+            peer.map_or("none".to_owned(), |p| p.client_info.name.clone()),
         ))
     }
 
@@ -64,261 +67,511 @@ impl Demo {
     async fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> String {
         a.saturating_add(b).to_string()
     }
+
+    #[tool(description = "Logs at three levels and reports progress twice")]
+    async fn chatty(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        for (level, text) in [
+            ("debug", "details"),
+            ("info", "working"),
+            ("error", "trouble"),
+        ] {
+            let params: LoggingMessageNotificationParam =
+                serde_json::from_value(json!({ "level": level, "data": text })).unwrap();
+            let _ = context.peer.notify_logging_message(params).await;
+        }
+        if let Some(token) = context.meta.get_progress_token() {
+            for progress in [50, 100] {
+                let params: ProgressNotificationParam = serde_json::from_value(json!({
+                    "progressToken": token, "progress": progress, "total": 100,
+                }))
+                .unwrap();
+                let _ = context.peer.notify_progress(params).await;
+            }
+        }
+        Ok("done".to_owned())
+    }
+
+    #[tool(description = "Asks the user for their name")]
+    async fn ask(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        let params: ElicitRequestParams = serde_json::from_value(json!({
+            "mode": "form",
+            "message": "Your name?",
+            "requestedSchema": { "type": "object", "properties": { "name": { "type": "string" } } },
+        }))
+        .unwrap();
+        match context.peer.create_elicitation(params).await {
+            Ok(answer) => Ok(format!("{:?}: {}", answer.action, json!(answer.content))),
+            Err(error) => Ok(format!("elicitation failed: {error}")),
+        }
+    }
+
+    #[tool(description = "Waits until the request is cancelled")]
+    async fn wait(&self, context: RequestContext<RoleServer>) -> String {
+        context.ct.cancelled().await;
+        self.cancelled.store(true, Ordering::SeqCst);
+        "cancelled".to_owned()
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Demo {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
     }
 }
 
-type Rmcp = StreamableHttpService<Demo, NeverSessionManager>;
+type App = SessionService<RmcpService<Demo>>;
 
-fn rmcp_service() -> Rmcp {
-    let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        .with_sse_keep_alive(None)
-        .disable_allowed_hosts();
-    StreamableHttpService::new(
-        || Ok(Demo::new()),
-        Arc::new(NeverSessionManager::default()),
-        config,
-    )
+/// One layer (one memory store and hub) per test; `cancelled` tells when `wait` was cancelled.
+fn app() -> (App, Arc<AtomicBool>) {
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let flag = cancelled.clone();
+    let service = RmcpService::new(move || {
+        Ok(Demo {
+            tool_router: Demo::tool_router(),
+            cancelled: flag.clone(),
+        })
+    });
+    let layer = SessionLayer::memory().with_executor(|task| {
+        tokio::spawn(task);
+    });
+    (layer.layer(service), cancelled)
 }
 
-/// One layer (one memory store) per test; clone it for each request.
-fn app() -> SessionService<Rmcp> {
-    ServiceBuilder::new()
-        .layer(SessionLayer::memory())
-        .service(rmcp_service())
-}
-
-const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-    "protocolVersion":"2025-11-25","capabilities":{},
-    "clientInfo":{"name":"rmcp-test-client","version":"9.9.9"}}}"#;
-
-fn request(session: Option<&str>, version: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+fn request(session: Option<&str>, version: &str, body: &Value) -> Request<Full<Bytes>> {
     let mut builder = Request::post("http://localhost/mcp")
         .header("host", "localhost")
         .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json");
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", version);
     if let Some(session) = session {
         builder = builder.header("mcp-session-id", session);
     }
-    if let Some(version) = version {
-        builder = builder.header("mcp-protocol-version", version);
+    builder
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+/// A stateless (2026-07-28) request with its context in `_meta` and the mirrored headers.
+fn stateless(
+    id: i64,
+    method: &str,
+    mut params: Value,
+    log_level: Option<&str>,
+) -> Request<Full<Bytes>> {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "stateless-client", "version": "1" },
+    });
+    if let Some(level) = log_level {
+        meta["io.modelcontextprotocol/logLevel"] = json!(level);
+    }
+    params["_meta"] = meta;
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+    let mut builder = Request::post("http://localhost/mcp")
+        .header("host", "localhost")
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = params.get("name").and_then(Value::as_str) {
+        builder = builder.header("mcp-name", name);
     }
     builder
-        .body(Full::new(Bytes::from(body.to_owned())))
+        .body(Full::new(Bytes::from(body.to_string())))
         .unwrap()
 }
 
-/// A response read to its end (bounded in time, so a stream that never closes fails the test).
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-async fn send<S, B>(service: S, request: Request<Full<Bytes>>) -> Answer
-where
-    S: tower::Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: std::fmt::Debug,
-    B: Body,
-    B::Error: std::fmt::Debug,
-{
-    let response = service.oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
+async fn json_of(
+    response: http::Response<impl http_body::Body<Error = impl std::fmt::Debug>>,
+) -> Value {
+    let bytes = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
         .await
-        .expect("response body did not end")
+        .expect("body ended")
         .unwrap()
         .to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
 }
 
-impl Answer {
-    fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// The JSON-RPC messages of the body: the `data` of each SSE event (events without data,
-    /// such as priming events, are skipped), or the JSON body itself.
-    async fn messages(&self) -> Vec<Value> {
-        if self.content_type().starts_with("text/event-stream") {
-            use eventsource_stream::Eventsource;
-            let events: Vec<_> =
-                futures_util::stream::iter([Ok::<_, std::convert::Infallible>(self.body.clone())])
-                    .eventsource()
-                    .collect()
-                    .await;
-            events
-                .into_iter()
-                .map(|event| event.expect("well-formed SSE"))
-                .filter(|event| !event.data.is_empty())
-                .map(|event| serde_json::from_str(&event.data).expect("SSE data is JSON"))
-                .collect()
-        } else {
-            assert!(
-                self.content_type().starts_with("application/json"),
-                "unexpected content-type {:?}",
-                self.content_type()
-            );
-            vec![serde_json::from_slice(&self.body).expect("JSON body")]
+/// `initialize` + `notifications/initialized` at 2025-11-25; returns the session id.
+async fn open_session(app: &App, capabilities: Value) -> String {
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25", "capabilities": capabilities,
+            "clientInfo": { "name": "rmcp-test-client", "version": "9.9.9" },
         }
-    }
+    });
+    let response = app
+        .clone()
+        .oneshot(request(None, "2025-11-25", &initialize))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let answer = json_of(response).await;
+    assert_eq!(
+        answer["result"]["protocolVersion"], "2025-11-25",
+        "{answer}"
+    );
+    assert!(
+        answer["result"]["capabilities"]["tools"].is_object(),
+        "{answer}"
+    );
 
-    /// The one JSON-RPC response to request `id`.
-    async fn response_to(&self, id: i64) -> Value {
-        let mut found: Vec<Value> = self
-            .messages()
-            .await
-            .into_iter()
-            .filter(|m| m["id"] == json!(id) && m.get("method").is_none())
-            .collect();
-        assert_eq!(found.len(), 1, "one answer to id {id} in {:?}", self.body);
-        found.remove(0)
-    }
-
-    fn session_id(&self) -> String {
-        self.headers
-            .get("mcp-session-id")
-            .expect("mcp-session-id header")
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-/// `initialize` + `notifications/initialized`; returns the session id.
-async fn open_session(app: &SessionService<Rmcp>) -> String {
-    let answer = send(app.clone(), request(None, None, INITIALIZE)).await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let session = answer.session_id();
-    let response = answer.response_to(1).await;
-    assert_eq!(response["jsonrpc"], "2.0");
-    assert_eq!(response["result"]["protocolVersion"], "2025-11-25");
-    assert!(response["result"]["capabilities"]["tools"].is_object());
-
-    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let answer = send(
-        app.clone(),
-        request(Some(&session), Some("2025-11-25"), initialized),
-    )
-    .await;
-    assert!(answer.status.is_success(), "initialized: {}", answer.status);
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &initialized))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
     session
 }
 
-fn tool_call(id: i64, name: &str, arguments: Value) -> String {
+fn tool_call(id: i64, name: &str, arguments: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
            "params": {"name": name, "arguments": arguments}})
-    .to_string()
 }
 
-/// The text of a successful `tools/call` result.
-fn tool_text(response: &Value) -> &str {
-    let result = &response["result"];
-    assert_ne!(result["isError"], true, "tool failed: {response}");
-    result["content"][0]["text"].as_str().expect("text content")
+fn tool_text(answer: &Value) -> &str {
+    assert_ne!(answer["result"]["isError"], true, "tool failed: {answer}");
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .expect("text content")
+}
+
+/// The messages of an SSE response up to and including the answer to `id`.
+async fn messages_until_answer<B>(stream: &mut SseReader<B>, id: i64) -> Vec<Value>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    let mut messages = Vec::new();
+    while let Some((_, message)) = stream.next_message().await {
+        let done = message["id"] == id && message.get("method").is_none();
+        messages.push(message);
+        if done {
+            return messages;
+        }
+    }
+    panic!("stream ended before the answer to {id}: {messages:?}");
 }
 
 #[tokio::test]
-async fn client_info_from_initialize_reaches_the_rmcp_tool() {
-    let app = app();
-    let session = open_session(&app).await;
-
-    let call = tool_call(2, "whoami", json!({}));
-    let answer = send(
-        app.clone(),
-        request(Some(&session), Some("2025-11-25"), &call),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    assert!(
-        answer.headers.get("mcp-session-id").is_none(),
-        "only initialize answers carry the session id"
-    );
-    let response = answer.response_to(2).await;
-    let text = tool_text(&response);
+async fn the_tool_sees_the_sessions_client_through_parts_and_peer_info() {
+    let (app, _) = app();
+    let session = open_session(&app, json!({})).await;
+    let response = app
+        .clone()
+        .oneshot(request(
+            Some(&session),
+            "2025-11-25",
+            &tool_call(2, "whoami", json!({})),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    let answer = json_of(response).await;
+    let text = tool_text(&answer);
     assert!(text.contains("rmcp-test-client"), "{text}");
-    assert!(text.contains("9.9.9"), "{text}");
     assert!(text.contains(&session), "{text}");
     assert!(text.contains("protocol: 2025-11-25"), "{text}");
+    assert!(text.contains("peer: rmcp-test-client"), "{text}");
 
-    let call = tool_call(3, "add", json!({"a": 2, "b": 40}));
-    let answer = send(
-        app.clone(),
-        request(Some(&session), Some("2025-11-25"), &call),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(tool_text(&answer.response_to(3).await), "42");
+    let response = app
+        .clone()
+        .oneshot(request(
+            Some(&session),
+            "2025-11-25",
+            &tool_call(3, "add", json!({"a": 2, "b": 40})),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(tool_text(&json_of(response).await), "42");
 }
 
 #[tokio::test]
-async fn tool_calls_need_a_known_session() {
-    let app = app();
-    let _session = open_session(&app).await;
-    let call = tool_call(7, "whoami", json!({}));
+async fn logging_and_progress_are_events_of_the_post_stream_and_honour_the_level() {
+    let (app, _) = app();
+    let session = open_session(&app, json!({})).await;
+    let set_level = json!({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": "info"}});
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &set_level))
+        .await
+        .unwrap();
+    assert_eq!(json_of(response).await["result"], json!({}));
 
-    for (session, status) in [
-        (None, StatusCode::BAD_REQUEST),
-        (
-            Some("0123456789abcdef0123456789abcdef"),
-            StatusCode::NOT_FOUND,
-        ),
-    ] {
-        let answer = send(app.clone(), request(session, Some("2025-11-25"), &call)).await;
-        assert_eq!(answer.status, status, "session {session:?}");
-        assert!(answer.content_type().starts_with("application/json"));
-        let messages = answer.messages().await;
-        assert_eq!(messages.len(), 1);
-        let error = &messages[0];
-        assert_eq!(error["jsonrpc"], "2.0");
-        assert!(error.get("result").is_none(), "{error}");
-        assert!(error["error"]["code"].is_i64(), "{error}");
-        assert!(error["error"]["message"].is_string(), "{error}");
+    let mut call = tool_call(3, "chatty", json!({}));
+    call["params"]["_meta"] = json!({ "progressToken": "tok" });
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &call))
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(response);
+    let messages = messages_until_answer(&mut stream, 3).await;
+    let logged: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| m["params"]["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        logged,
+        ["working", "trouble"],
+        "debug is below the session's level"
+    );
+    let progress: Vec<f64> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .inspect(|m| assert_eq!(m["params"]["progressToken"], "tok"))
+        .map(|m| m["params"]["progress"].as_f64().unwrap())
+        .collect();
+    assert_eq!(progress, [50.0, 100.0]);
+    assert_eq!(tool_text(messages.last().unwrap()), "done");
+    assert!(stream.ended().await, "the POST stream ends with its answer");
+}
+
+#[tokio::test]
+async fn an_elicitation_goes_out_on_the_post_stream_and_the_posted_answer_completes_it() {
+    let (app, _) = app();
+    let session = open_session(&app, json!({ "elicitation": { "form": {} } })).await;
+    let response = app
+        .clone()
+        .oneshot(request(
+            Some(&session),
+            "2025-11-25",
+            &tool_call(2, "ask", json!({})),
+        ))
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(response);
+    let (_, elicitation) = stream
+        .next_message()
+        .await
+        .expect("the elicitation request");
+    assert_eq!(elicitation["method"], "elicitation/create", "{elicitation}");
+    assert_eq!(elicitation["params"]["message"], "Your name?");
+    let id = elicitation["id"].clone();
+    assert!(
+        id.as_str().is_some_and(|id| id.starts_with("srv-")),
+        "a hub-routable id: {id}"
+    );
+
+    let answer = json!({ "jsonrpc": "2.0", "id": id, "result": { "action": "accept", "content": { "name": "Ada" } } });
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &answer))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+
+    let messages = messages_until_answer(&mut stream, 2).await;
+    let text = tool_text(messages.last().unwrap());
+    assert!(text.contains("Accept") && text.contains("Ada"), "{text}");
+}
+
+#[tokio::test]
+async fn a_client_error_answer_reaches_the_handler_as_an_error() {
+    let (app, _) = app();
+    let session = open_session(&app, json!({ "elicitation": { "form": {} } })).await;
+    let response = app
+        .clone()
+        .oneshot(request(
+            Some(&session),
+            "2025-11-25",
+            &tool_call(2, "ask", json!({})),
+        ))
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(response);
+    let (_, elicitation) = stream.next_message().await.unwrap();
+    let refusal = json!({ "jsonrpc": "2.0", "id": elicitation["id"], "error": { "code": -32600, "message": "user closed the dialog" } });
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &refusal))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let messages = messages_until_answer(&mut stream, 2).await;
+    let text = tool_text(messages.last().unwrap());
+    assert!(
+        text.contains("elicitation failed") && text.contains("user closed the dialog"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn notifications_cancelled_posted_separately_cancels_a_long_running_handler() {
+    let (app, cancelled) = app();
+    let session = open_session(&app, json!({})).await;
+    let call = app.clone().oneshot(request(
+        Some(&session),
+        "2025-11-25",
+        &tool_call(7, "wait", json!({})),
+    ));
+    let pending = tokio::spawn(call);
+    // Past the second after which a request watches for cancellations through the hub.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!cancelled.load(Ordering::SeqCst));
+
+    let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 7, "reason": "changed my mind" } });
+    let response = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &cancel))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+
+    let response = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("cancelled request ends")
+        .unwrap()
+        .unwrap();
+    assert!(
+        cancelled.load(Ordering::SeqCst),
+        "the handler's token was cancelled"
+    );
+    // A cancelled request is not answered: its stream ends empty.
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = SseReader::new(response);
+    while let Some((_, message)) = stream.next_message().await {
+        assert!(
+            message.get("result").is_none(),
+            "no answer after cancellation: {message}"
+        );
     }
 }
 
 #[tokio::test]
-async fn set_level_unimplemented_by_rmcp_is_answered_by_the_layer() {
-    let set_level =
-        r#"{"jsonrpc":"2.0","id":5,"method":"logging/setLevel","params":{"level":"warning"}}"#;
+async fn stateless_requests_are_served_and_server_to_client_requests_refused() {
+    let (app, _) = app();
+    let response = app
+        .clone()
+        .oneshot(stateless(1, "server/discover", json!({}), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let discovered = json_of(response).await;
+    assert!(
+        discovered["result"]["supportedVersions"]
+            .as_array()
+            .is_some_and(|v| v.contains(&json!("2026-07-28"))),
+        "{discovered}"
+    );
 
-    // rmcp alone does not implement it.
-    let alone = send(rmcp_service(), request(None, Some("2025-11-25"), set_level)).await;
-    assert_eq!(alone.status, StatusCode::OK);
-    assert_eq!(alone.response_to(5).await["error"]["code"], -32601);
+    let response = app
+        .clone()
+        .oneshot(stateless(
+            2,
+            "tools/call",
+            json!({"name": "whoami", "arguments": {}}),
+            None,
+        ))
+        .await
+        .unwrap();
+    let answer = json_of(response).await;
+    let text = tool_text(&answer);
+    assert!(
+        text.contains("stateless-client") && text.contains("session: none"),
+        "{text}"
+    );
 
-    // Behind the layer the client gets `{}`, and the level is part of the session.
-    let app = app();
-    let session = open_session(&app).await;
-    let answer = send(
-        app.clone(),
-        request(Some(&session), Some("2025-11-25"), set_level),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    let response = answer.response_to(5).await;
-    assert!(response.get("error").is_none(), "{response}");
-    assert_eq!(response["result"], json!({}));
+    let response = app
+        .clone()
+        .oneshot(stateless(
+            3,
+            "tools/call",
+            json!({"name": "ask", "arguments": {}}),
+            None,
+        ))
+        .await
+        .unwrap();
+    let answer = json_of(response).await;
+    assert!(
+        tool_text(&answer).contains("elicitation failed"),
+        "{answer}"
+    );
 
-    let call = tool_call(6, "whoami", json!({}));
-    let answer = send(
-        app.clone(),
-        request(Some(&session), Some("2025-11-25"), &call),
-    )
-    .await;
-    let text = tool_text(&answer.response_to(6).await).to_owned();
-    assert!(text.contains("log level: Some(Warning)"), "{text}");
+    for (id, method) in [(4, "ping"), (5, "initialize"), (6, "logging/setLevel")] {
+        let response = app
+            .clone()
+            .oneshot(stateless(id, method, json!({}), None))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(json_of(response).await["error"]["code"], -32601, "{method}");
+    }
+    let response = app
+        .clone()
+        .oneshot(stateless(7, "no/such/method", json!({}), None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json_of(response).await["error"]["code"], -32601);
+}
+
+#[tokio::test]
+async fn stateless_logging_needs_the_requests_log_level() {
+    let (app, _) = app();
+    for (level, expected) in [
+        (None, vec![]),
+        (Some("error"), vec!["trouble"]),
+        (Some("debug"), vec!["details", "working", "trouble"]),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(stateless(
+                1,
+                "tools/call",
+                json!({"name": "chatty", "arguments": {}}),
+                level,
+            ))
+            .await
+            .unwrap();
+        let messages = if response.headers()["content-type"] == "text/event-stream" {
+            messages_until_answer(&mut SseReader::new(response), 1).await
+        } else {
+            vec![json_of(response).await]
+        };
+        let logged: Vec<&str> = messages
+            .iter()
+            .filter(|m| m["method"] == "notifications/message")
+            .map(|m| m["params"]["data"].as_str().unwrap())
+            .collect();
+        assert_eq!(logged, expected, "level {level:?}");
+    }
+}
+
+#[tokio::test]
+async fn closing_a_stateless_stream_cancels_the_handler() {
+    let (app, cancelled) = app();
+    let mut params = json!({"name": "wait", "arguments": {}});
+    params["_meta"] = json!({ "progressToken": 1 });
+    let call = app
+        .clone()
+        .oneshot(stateless(1, "tools/call", params, None));
+    // The handler sends nothing, so the response is still being decided: drop the request.
+    assert!(tokio::time::timeout(Duration::from_millis(200), call)
+        .await
+        .is_err());
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !cancelled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the handler saw its cancellation");
 }

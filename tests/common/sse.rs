@@ -8,7 +8,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::Reply;
+use http::Response;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SseEvent {
@@ -38,14 +38,18 @@ impl SseEvent {
     }
 }
 
-pub struct SseReader {
-    body: mcp_edge_session::SessionBody<everything_fixture::FixtureBody>,
+pub struct SseReader<B> {
+    body: B,
     buffer: BytesMut,
     pub timeout: Duration,
 }
 
-impl SseReader {
-    pub fn new(response: Reply) -> Self {
+impl<B> SseReader<B>
+where
+    B: Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    pub fn new(response: Response<B>) -> Self {
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         Self {
             body: response.into_body(),

@@ -1,0 +1,264 @@
+//! [`RmcpService`]: the tower service.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Limited};
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions};
+use rmcp::ServerHandler;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tower_service::Service;
+
+use super::exchange::{Exchange, Route, Setup};
+use super::messages::{peer_info, LogFilter};
+use super::response::{json, respond, RmcpBody};
+use crate::body::BoxError;
+use crate::context::McpContext;
+use crate::notify::Notifier;
+use crate::protocol::headers::MCP_PROTOCOL_VERSION;
+use crate::protocol::jsonrpc::{code, error_body};
+use crate::protocol::version::{is_stateless_era, Era};
+
+/// Largest request body read when no layer in front has bounded it already.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+type Factory<H> = dyn Fn() -> Result<H, std::io::Error> + Send + Sync;
+
+/// An rmcp [`ServerHandler`] as a stateless MCP Streamable-HTTP tower service: each request
+/// runs a fresh handler from the factory for that request's message. Put
+/// [`SessionLayer`](crate::SessionLayer) in front of it; see the [module docs](super).
+///
+/// ```
+/// # use mcp_edge_session::{rmcp::RmcpService, SessionLayer};
+/// # use rmcp::{model::{ServerCapabilities, ServerInfo}, ServerHandler};
+/// # #[derive(Clone)] struct Counter;
+/// # impl ServerHandler for Counter {
+/// #     fn get_info(&self) -> ServerInfo { ServerInfo::new(ServerCapabilities::default()) }
+/// # }
+/// use tower::ServiceBuilder;
+///
+/// let mcp = ServiceBuilder::new()
+///     .layer(SessionLayer::memory())
+///     .service(RmcpService::new(|| Ok(Counter)));
+/// # let _ = mcp;
+/// ```
+pub struct RmcpService<H> {
+    factory: Arc<Factory<H>>,
+}
+
+impl<H> RmcpService<H> {
+    /// A service that serves every request with a handler from `factory` (as rmcp's own
+    /// `StreamableHttpService::new` takes it).
+    pub fn new<F>(factory: F) -> Self
+    where
+        F: Fn() -> Result<H, std::io::Error> + Send + Sync + 'static,
+    {
+        Self {
+            factory: Arc::new(factory),
+        }
+    }
+}
+
+impl<H> Clone for RmcpService<H> {
+    fn clone(&self) -> Self {
+        Self {
+            factory: self.factory.clone(),
+        }
+    }
+}
+
+impl<H> fmt::Debug for RmcpService<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RmcpService").finish_non_exhaustive()
+    }
+}
+
+impl<ReqBody, H> Service<Request<ReqBody>> for RmcpService<H>
+where
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+    H: ServerHandler,
+{
+    type Response = Response<RmcpBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<RmcpBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let factory = self.factory.clone();
+        let serving = async move { Ok(serve(&*factory, request).await) };
+        // In a Worker the handler's futures are `!Send`; the isolate has one thread.
+        #[cfg(target_arch = "wasm32")]
+        let serving = send_wrapper::SendWrapper::new(serving);
+        Box::pin(serving)
+    }
+}
+
+async fn serve<ReqBody, H>(factory: &Factory<H>, request: Request<ReqBody>) -> Response<RmcpBody>
+where
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    H: ServerHandler,
+{
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        // GET streams and DELETE are the layer's.
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::SERVER_ERROR,
+            "Method not allowed",
+        );
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+        return response;
+    }
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let message = format!("Bad Request: could not read body: {}", error);
+            return refusal(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, &message);
+        }
+    };
+    let (messages, batch) = match parse(&bytes) {
+        Ok(parsed) => parsed,
+        Err(Refused { status, body }) => return json(status, body),
+    };
+    let context = parts.extensions.get::<McpContext>().cloned();
+    let header_version = parts
+        .headers
+        .get(&MCP_PROTOCOL_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let era = match &context {
+        Some(context) => context.era,
+        None if header_version.is_some_and(is_stateless_era) => Era::Stateless,
+        None => Era::Legacy,
+    };
+    let route = match (&context, parts.extensions.get::<Notifier>()) {
+        (
+            Some(McpContext {
+                session_id: Some(session),
+                ..
+            }),
+            Some(notifier),
+        ) => Some(Route {
+            notifier: notifier.clone(),
+            session: session.clone(),
+        }),
+        _ => None,
+    };
+    let setup = Setup {
+        era,
+        log: LogFilter::of(context.as_ref()),
+        peer: peer_info(&messages, context.as_ref(), header_version),
+        route,
+    };
+    let handler = match factory() {
+        Ok(handler) => handler,
+        Err(error) => {
+            tracing::error!(%error, "could not create the MCP handler");
+            return refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL_ERROR,
+                "Internal error",
+            );
+        }
+    };
+    // rmcp hands these to the handler as `RequestContext::extensions`.
+    let messages = messages
+        .into_iter()
+        .map(|mut message| {
+            match &mut message {
+                ClientJsonRpcMessage::Request(request) => {
+                    request.request.extensions_mut().insert(parts.clone());
+                }
+                ClientJsonRpcMessage::Notification(notification) => {
+                    notification
+                        .notification
+                        .extensions_mut()
+                        .insert(parts.clone());
+                }
+                _ => {}
+            }
+            message
+        })
+        .collect();
+    respond(Exchange::start(handler, messages, setup), batch).await
+}
+
+/// A body that is not what the handler can take: the JSON answer to give.
+struct Refused {
+    status: StatusCode,
+    body: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, id: Option<&RawValue>, code: i64, message: &str) -> Self {
+        Self {
+            status,
+            body: error_body(id, code, message, None),
+        }
+    }
+}
+
+/// The body's messages, and whether they came as a batch.
+fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Refused> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+        let message = format!("Parse error: {error}");
+        Refused::new(StatusCode::BAD_REQUEST, None, code::PARSE_ERROR, &message)
+    })?;
+    let (items, batch) = match value {
+        Value::Array(items) if !items.is_empty() => (items, true),
+        Value::Array(_) => {
+            let message = "Invalid Request: empty batch";
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                None,
+                code::INVALID_REQUEST,
+                message,
+            ));
+        }
+        one => (vec![one], false),
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let id = item.get("id").cloned();
+            let is_request = id.is_some() && item.get("method").is_some();
+            serde_json::from_value::<ClientJsonRpcMessage>(item).map_err(|error| {
+                // A known method with params of the wrong shape; anything else is no
+                // JSON-RPC message at all.
+                let (status, code, message) = match is_request {
+                    true => (
+                        StatusCode::OK,
+                        code::INVALID_PARAMS,
+                        format!("Invalid params: {error}"),
+                    ),
+                    false => (
+                        StatusCode::BAD_REQUEST,
+                        code::INVALID_REQUEST,
+                        format!("Invalid Request: {error}"),
+                    ),
+                };
+                let id = id.and_then(|id| serde_json::value::to_raw_value(&id).ok());
+                Refused::new(status, id.as_deref(), code, &message)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|messages| (messages, batch))
+}
+
+fn refusal(status: StatusCode, code: i64, message: &str) -> Response<RmcpBody> {
+    json(status, error_body(None, code, message, None))
+}
