@@ -132,7 +132,7 @@ where
     if let Err(error) = config.store.create(&record).await {
         return Ok(Rejection::unavailable(&error).with_id(id).into_response());
     }
-    tracing::debug!(session = %session_id, version = %record.protocol_version, "session created");
+    tracing::debug!(session = %session_id.log_tag(), version = %record.protocol_version, "session created");
     let mut response = buffered.into_response();
     response.headers_mut().insert(
         MCP_SESSION_ID,
@@ -186,7 +186,7 @@ async fn load_session(
         // The session is still alive until its old expiry: a failed extension is logged and
         // the request served anyway.
         if let Err(error) = config.store.update(&record).await {
-            tracing::warn!(%error, session = %record.id, "could not extend session");
+            tracing::warn!(%error, session = %record.id.log_tag(), "could not extend session");
         } else if !record.subscriptions.is_empty() {
             // Subscriptions lapse with the session; extend them with it.
             let extended = config
@@ -194,7 +194,7 @@ async fn load_session(
                 .set_subscriptions(&record.id, &record.subscriptions, record.expires_at_ms)
                 .await;
             if let Err(error) = extended {
-                tracing::warn!(%error, session = %record.id, "could not extend subscriptions");
+                tracing::warn!(%error, session = %record.id.log_tag(), "could not extend subscriptions");
             }
         }
     }
@@ -326,7 +326,9 @@ async fn route_client_responses(
         };
         match config.hub.deliver_response(session, &key, text).await {
             Ok(true) => {}
-            Ok(false) => tracing::debug!(%session, id = %key, "client response nobody waits for"),
+            Ok(false) => {
+                tracing::debug!(session = %session.log_tag(), id = %key, "client response nobody waits for")
+            }
             Err(error) => return Err(Rejection::unavailable(&error)),
         }
     }
@@ -362,7 +364,7 @@ async fn route_cancellations(config: &Config, session: &SessionId, incoming: &In
         .into();
         if let Err(error) = config.hub.deliver_response(session, &key, text).await {
             // The request then runs to its end; the client ignores its answer.
-            tracing::warn!(%error, %session, "could not route a cancellation");
+            tracing::warn!(%error, session = %session.log_tag(), "could not route a cancellation");
         }
     }
 }
@@ -650,9 +652,9 @@ pub(crate) async fn delete<B>(config: &Config, parts: http::request::Parts) -> R
     }
     if let Err(error) = config.hub.close_session(&record.id).await {
         // The session is gone from the store; its streams end when they next hear from it.
-        tracing::warn!(%error, session = %record.id, "could not close the session's streams");
+        tracing::warn!(%error, session = %record.id.log_tag(), "could not close the session's streams");
     }
-    tracing::debug!(session = %record.id, "session deleted");
+    tracing::debug!(session = %record.id.log_tag(), "session deleted");
     let mut response = Response::new(SessionBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response

@@ -88,7 +88,7 @@ mod stateless;
 pub mod store;
 
 pub use body::SessionBody;
-pub use context::{InvalidSessionId, LogLevel, McpContext, SessionId, SessionRecord};
+pub use context::{InvalidSessionId, LogLevel, McpContext, SessionId, SessionRecord, SessionTag};
 pub use hub::{Audience, ListKind, MemoryHub, StreamHub};
 pub use layer::{Executor, PrincipalFn, SessionLayer};
 pub use notify::{Cancellation, ClientRequestError, ClientResponse, Notifier, OutgoingRequest};

@@ -171,7 +171,7 @@ impl PostStream {
                 let (hub, session) = (hub.clone(), session.clone());
                 async move {
                     if let Err(error) = hub.record(&session, event).await {
-                        tracing::warn!(%error, %session, "could not keep a POST stream event for resumption");
+                        tracing::warn!(%error, session = %session.log_tag(), "could not keep a POST stream event for resumption");
                     }
                 }
             };

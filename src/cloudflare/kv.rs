@@ -126,11 +126,11 @@ impl SessionStore for KvSessionStore {
         let stored = match serde_json::from_str::<Stored>(&text) {
             Ok(stored) if stored.v == RECORD_VERSION => stored,
             Ok(stored) => {
-                tracing::warn!(session = %id, version = stored.v, "session record of another schema version");
+                tracing::warn!(session = %id.log_tag(), version = stored.v, "session record of another schema version");
                 return Ok(None);
             }
             Err(error) => {
-                tracing::warn!(session = %id, %error, "unreadable session record");
+                tracing::warn!(session = %id.log_tag(), %error, "unreadable session record");
                 return Ok(None);
             }
         };

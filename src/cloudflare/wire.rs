@@ -184,11 +184,7 @@ pub(crate) mod tags {
 
 /// The shard (named object instance) a session lives on: FNV-1a of its id.
 pub(crate) fn shard_of(session: &str, shards: u32) -> u32 {
-    let hash = session
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = crate::context::fnv1a(session);
     u32::try_from(hash % u64::from(shards.max(1))).unwrap_or(0)
 }
 

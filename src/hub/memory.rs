@@ -267,7 +267,7 @@ impl StreamHub for MemoryHub {
                 .map_or(entry.next_seq, |first| first.id.seq.saturating_sub(1));
             EventId::new(StreamKey::standalone(), before_replay)
         });
-        tracing::debug!(%session, replayed = replay.len(), "session stream opened");
+        tracing::debug!(session = %session.log_tag(), replayed = replay.len(), "session stream opened");
         Ok(SessionStream {
             cursor,
             events: stream::iter(replay).chain(receiver).boxed(),
