@@ -6,10 +6,11 @@
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use everything_fixture::EverythingServer;
+use everything_fixture::Everything;
 use http::Request;
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
+use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::{SessionLayer, SessionService};
 use serde_json::json;
 use tower::{Layer, Service, ServiceExt};
@@ -64,8 +65,12 @@ where
         .len()
 }
 
-fn layered() -> SessionService<EverythingServer> {
-    SessionLayer::memory().layer(EverythingServer::new())
+fn fixture() -> RmcpService<Everything> {
+    RmcpService::new(|| Ok(Everything::new()))
+}
+
+fn layered() -> SessionService<RmcpService<Everything>> {
+    SessionLayer::memory().layer(fixture())
 }
 
 fn overhead(c: &mut Criterion) {
@@ -75,7 +80,7 @@ fn overhead(c: &mut Criterion) {
         .unwrap();
     let call = tool_call_1kb();
     let init = initialize_body();
-    let bare = EverythingServer::new();
+    let bare = fixture();
     let layered = layered();
     let session = runtime.block_on(async {
         let response = layered.clone().oneshot(post(None, &init)).await.unwrap();

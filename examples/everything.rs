@@ -8,7 +8,8 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use everything_fixture::EverythingServer;
+use everything_fixture::Everything;
+use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::SessionLayer;
 use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
@@ -27,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let mcp = ServiceBuilder::new()
         .layer(layer)
-        .service(EverythingServer::new());
+        .service(RmcpService::new(|| Ok(Everything::new())));
     let app = Router::new().route_service("/mcp", mcp);
 
     let listener = tokio::net::TcpListener::bind(listen).await?;

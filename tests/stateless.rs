@@ -273,10 +273,10 @@ async fn required_meta_fields_are_enforced() {
 async fn log_level_comes_from_meta() {
     let service = memory_fixture();
     let call = json!({ "name": "test_tool_with_logging", "arguments": {} });
-    // Without a logLevel the server must not log.
+    // Without a logLevel the server must not log: the answer is all there is.
     let mut stream = SseReader::new(send(&service, stateless(1, "tools/call", call.clone())).await);
     let (_, message) = stream.next_message().await.unwrap();
-    assert_eq!(message["id"], 1);
+    assert_eq!(message["id"], 1, "no log message before the answer: {message}");
 
     let mut request = stateless(2, "tools/call", call);
     let mut body: Value = serde_json::from_slice(

@@ -84,7 +84,7 @@ async fn subscribed_resource_updates_reach_the_get_stream() {
         json!({ "uri": "test://watched-resource" }),
     );
     let result = answer(send(&service, post_request(Some(&other), touch)).await, 2).await;
-    assert!(result["result"].get("isError").is_none(), "{result}");
+    assert_ne!(result["result"]["isError"], true, "{result}");
     let (_, message) = stream.next_message().await.unwrap();
     assert_eq!(message["method"], "notifications/resources/updated");
     assert_eq!(message["params"]["uri"], "test://watched-resource");

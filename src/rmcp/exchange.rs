@@ -129,8 +129,8 @@ impl Exchange {
 
     /// From now on, a `notifications/cancelled` for the (one) request, POSTed to any
     /// instance, cancels it. Costs a hub registration, so it is taken only for a request that
-    /// streams or runs for a while.
-    pub(crate) fn watch_cancellation(&mut self) {
+    /// runs for a while.
+    fn watch_cancellation(&mut self) {
         self.patience = None;
         let (Some(route), None) = (&self.setup.route, &self.cancellation) else {
             return;

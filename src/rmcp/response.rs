@@ -2,8 +2,11 @@
 //! say, an SSE stream as soon as the handler sends anything else.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures_timer::Delay;
+use futures_util::future::{select, Either};
 use futures_util::{stream, StreamExt};
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body::Frame;
@@ -17,19 +20,34 @@ use crate::sse;
 /// The body of [`RmcpService`](super::RmcpService)'s responses.
 pub type RmcpBody = UnsyncBoxBody<Bytes, Infallible>;
 
+/// How long the handler has to answer for the answer to be sent as plain JSON. A slower
+/// request becomes an SSE stream: it then gets keep-alives (Cloudflare cuts connections idle
+/// for about 100 s) and, in the legacy era, survives a disconnect (see
+/// [`SessionLayer::with_executor`](crate::SessionLayer::with_executor)).
+const ANSWER_PATIENCE: Duration = Duration::from_millis(50);
+
 /// Waits for what the handler says first and answers accordingly.
 pub(crate) async fn respond(mut exchange: Exchange, batch: bool) -> Response<RmcpBody> {
+    if !exchange.had_requests() {
+        // Notifications only: accepted once their handlers ran.
+        while exchange.next().await.is_some() {}
+        return status_only(StatusCode::ACCEPTED);
+    }
     let mut answers = Vec::new();
-    while let Some(outgoing) = exchange.next().await {
+    let mut patience = Delay::new(ANSWER_PATIENCE);
+    loop {
+        let next = match select(exchange.next(), &mut patience).await {
+            Either::Left((next, _)) => next,
+            Either::Right(((), _)) => return event_stream(answers, exchange),
+        };
+        let Some(outgoing) = next else { break };
         if outgoing.answer_status.is_none() {
-            exchange.watch_cancellation();
-            return event_stream(answers.into_iter().chain([outgoing]).collect(), exchange);
+            answers.push(outgoing);
+            return event_stream(answers, exchange);
         }
         answers.push(outgoing);
     }
     match (answers.len(), batch) {
-        // Notifications only.
-        (0, _) if !exchange.had_requests() => status_only(StatusCode::ACCEPTED),
         // Cancelled before it said anything: a stream with nothing in it.
         (0, _) => event_stream(Vec::new(), exchange),
         (1, false) => {

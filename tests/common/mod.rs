@@ -8,15 +8,16 @@ pub mod sse;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use everything_fixture::EverythingServer;
+use everything_fixture::Everything;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_edge_session::rmcp::{RmcpBody, RmcpService};
 use mcp_edge_session::{SessionBody, SessionLayer, SessionService};
 use serde_json::{json, Value};
 use tower::{Layer, ServiceExt};
 
-pub type Fixture = SessionService<EverythingServer>;
-pub type Reply = Response<SessionBody<everything_fixture::FixtureBody>>;
+pub type Fixture = SessionService<RmcpService<Everything>>;
+pub type Reply = Response<SessionBody<RmcpBody>>;
 
 pub const LATEST: &str = "2025-11-25";
 pub const STATELESS: &str = "2026-07-28";
@@ -27,7 +28,7 @@ pub fn fixture(layer: SessionLayer) -> Fixture {
         .with_executor(|task| {
             tokio::spawn(task);
         })
-        .layer(EverythingServer::new())
+        .layer(RmcpService::new(|| Ok(Everything::new())))
 }
 
 pub fn memory_fixture() -> Fixture {

@@ -5,7 +5,8 @@
 #![cfg_attr(feature = "bare", allow(unused))]
 
 use bytes::Bytes;
-use everything_fixture::EverythingServer;
+use everything_fixture::Everything;
+use mcp_edge_session::rmcp::RmcpService;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use mcp_edge_session::cloudflare::EndOnDisconnect;
@@ -59,7 +60,7 @@ async fn layered(request: HttpRequest, env: Env, context: Context) -> worker::Re
         .with_executor(move |task| context.wait_until(task));
     let signal = request.extensions().get::<worker::AbortSignal>().cloned();
     let response = layer
-        .layer(EverythingServer::new())
+        .layer(RmcpService::new(|| Ok(Everything::new())))
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {});
@@ -76,7 +77,7 @@ async fn bare(request: HttpRequest) -> worker::Result<Reply> {
         .map_err(|e| worker::Error::RustError(e.to_string()))?
         .to_bytes();
     let request = http::Request::from_parts(parts, http_body_util::Full::new(bytes));
-    let response = EverythingServer::new()
+    let response = RmcpService::new(|| Ok(Everything::new()))
         .oneshot(request)
         .await
         .unwrap_or_else(|never| match never {});
