@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (all scenarios) against an MCP endpoint and fails on
-# any FAILURE or WARNING.
+# Runs the official MCP conformance suites against an MCP endpoint: the stable suite (all
+# scenarios), and the alpha suite for 2025-11-25 and for 2026-07-28. Fails on any FAILURE or
+# WARNING.
 #
 #   scripts/conformance.sh                 # builds and starts the native example, then tests it
 #   scripts/conformance.sh URL             # tests a server that is already running
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUITE_VERSION=0.1.16
+STABLE_SUITE=0.1.16
+ALPHA_SUITE=0.2.0-alpha.12
 url=${1:-}
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }
@@ -25,13 +27,17 @@ if [ -z "$url" ]; then
   done
 fi
 
-out=$(mktemp -d)
-echo "conformance suite $SUITE_VERSION against $url"
-# The suite needs Node >= 22; npm's `node` package provides it on machines with Node 20.
-npx -y -p node@22 -p "@modelcontextprotocol/conformance@$SUITE_VERSION" -- \
-  conformance server --url "$url" --suite all -o "$out" > "$out/log.txt" 2>&1 || true
-
-python3 - "$out" <<'PY'
+# One run of a suite: fails on any FAILURE or WARNING, or when fewer scenarios ran than expected.
+run_suite() {
+  local package=$1 min_scenarios=$2
+  shift 2
+  local out
+  out=$(mktemp -d)
+  echo "==> conformance $package $* against $url"
+  # The suite needs Node >= 22; npm's `node` package provides it on machines with Node 20.
+  npx -y -p node@22 -p "@modelcontextprotocol/conformance@$package" -- \
+    conformance server --url "$url" --suite all "$@" -o "$out" > "$out/log.txt" 2>&1 || true
+  python3 - "$out" "$min_scenarios" <<'PY'
 import glob, json, sys
 checks = []
 for path in sorted(glob.glob(f"{sys.argv[1]}/*/checks.json")):
@@ -46,5 +52,16 @@ failed = sum(1 for _, c in checks if c["status"] == "FAILURE")
 warnings = sum(1 for _, c in checks if c["status"] == "WARNING")
 print(f"conformance: {scenarios} scenarios, {warnings} warnings")
 print(f"{passed} passed, {failed} failed")
-sys.exit(1 if bad or scenarios < 32 else 0)
+if scenarios < int(sys.argv[2]):
+    print(f"expected at least {sys.argv[2]} scenarios; the suite's log:")
+    print(open(f"{sys.argv[1]}/log.txt").read()[-3000:])
+sys.exit(1 if bad or scenarios < int(sys.argv[2]) else 0)
 PY
+}
+
+status=0
+# The stable suite, then the alpha suite for both protocol eras.
+run_suite "$STABLE_SUITE" 32 || status=1
+run_suite "$ALPHA_SUITE" 33 --spec-version 2025-11-25 || status=1
+run_suite "$ALPHA_SUITE" 40 --spec-version 2026-07-28 || status=1
+exit $status

@@ -276,7 +276,10 @@ async fn log_level_comes_from_meta() {
     // Without a logLevel the server must not log: the answer is all there is.
     let mut stream = SseReader::new(send(&service, stateless(1, "tools/call", call.clone())).await);
     let (_, message) = stream.next_message().await.unwrap();
-    assert_eq!(message["id"], 1, "no log message before the answer: {message}");
+    assert_eq!(
+        message["id"], 1,
+        "no log message before the answer: {message}"
+    );
 
     let mut request = stateless(2, "tools/call", call);
     let mut body: Value = serde_json::from_slice(

@@ -77,6 +77,79 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>,
     }
 }
 
+/// `Mcp-Param-*` headers (SEP-2243) of a `tools/call` against its `arguments`: every
+/// property of the tool's input schema annotated `x-mcp-header: "X"` (reached through
+/// `properties` alone) is mirrored as `Mcp-Param-X` when the argument is present and a
+/// primitive, and only then.
+pub(crate) fn check_param_headers(
+    headers: &HeaderMap,
+    arguments: Option<&Value>,
+    input_schema: &Map<String, Value>,
+) -> Result<(), Rejection> {
+    let mut annotated = Vec::new();
+    collect_header_annotations(
+        input_schema.get("properties"),
+        &mut Vec::new(),
+        &mut annotated,
+    );
+    for (path, header) in annotated {
+        let name =
+            HeaderName::from_bytes(format!("mcp-param-{header}").as_bytes()).map_err(|_| {
+                mismatch(format!(
+                    "Header mismatch: x-mcp-header '{header}' is no header name"
+                ))
+            })?;
+        if headers.get_all(&name).iter().count() > 1 {
+            return Err(mismatch(format!(
+                "Header mismatch: {name} given more than once"
+            )));
+        }
+        let sent = header_text(headers, &name)?;
+        let argument = arguments
+            .and_then(|arguments| path.iter().try_fold(arguments, |value, key| value.get(key)))
+            .and_then(|value| match value {
+                Value::String(text) => Some(text.clone()),
+                Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
+                _ => None,
+            });
+        match (sent, argument) {
+            (None, None) => {}
+            (Some(sent), argument) if Some(&sent) == argument.as_ref() => {}
+            (Some(sent), argument) => {
+                return Err(mismatch(format!(
+                    "Header mismatch: {name} header value '{sent}' does not match argument '{}'",
+                    argument.unwrap_or_default()
+                )))
+            }
+            (None, Some(_)) => {
+                return Err(mismatch(format!(
+                    "Header mismatch: {name} header is required"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `x-mcp-header` annotations of a schema's properties, with the property path to each.
+fn collect_header_annotations<'a>(
+    properties: Option<&'a Value>,
+    path: &mut Vec<&'a str>,
+    found: &mut Vec<(Vec<&'a str>, &'a str)>,
+) {
+    let Some(Value::Object(properties)) = properties else {
+        return;
+    };
+    for (name, schema) in properties {
+        path.push(name);
+        if let Some(header) = schema.get("x-mcp-header").and_then(Value::as_str) {
+            found.push((path.clone(), header));
+        }
+        collect_header_annotations(schema.get("properties"), path, found);
+        path.pop();
+    }
+}
+
 /// Which body field `Mcp-Name` mirrors for a method.
 fn name_field(method: &str) -> Option<&'static str> {
     match method {

@@ -81,15 +81,23 @@ impl Rejection {
         )
     }
 
-    pub(crate) fn into_response<B>(self) -> Response<SessionBody<B>> {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON-RPC error message, logged once here.
+    pub(crate) fn body(&self) -> String {
         tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");
-        let body = error_body(
+        error_body(
             self.id.as_deref(),
             self.code,
             &self.message,
             self.data.as_ref(),
-        );
-        let mut response = Response::new(SessionBody::full(body));
+        )
+    }
+
+    pub(crate) fn into_response<B>(self) -> Response<SessionBody<B>> {
+        let mut response = Response::new(SessionBody::full(self.body()));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(

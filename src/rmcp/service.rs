@@ -9,9 +9,8 @@ use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
-use rmcp::model::{ClientJsonRpcMessage, GetExtensions};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetExtensions};
 use rmcp::ServerHandler;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tower_service::Service;
 
@@ -22,7 +21,9 @@ use crate::body::BoxError;
 use crate::context::McpContext;
 use crate::notify::Notifier;
 use crate::protocol::headers::MCP_PROTOCOL_VERSION;
-use crate::protocol::jsonrpc::{code, error_body};
+use crate::protocol::jsonrpc::code;
+use crate::protocol::meta;
+use crate::protocol::rejection::Rejection;
 use crate::protocol::version::{is_stateless_era, Era};
 
 /// Largest request body read when no layer in front has bounded it already.
@@ -132,7 +133,7 @@ where
     };
     let (messages, batch) = match parse(&bytes) {
         Ok(parsed) => parsed,
-        Err(Refused { status, body }) => return json(status, body),
+        Err(rejection) => return refused(rejection),
     };
     let context = parts.extensions.get::<McpContext>().cloned();
     let header_version = parts
@@ -175,6 +176,11 @@ where
             );
         }
     };
+    if era == Era::Stateless {
+        if let Err(rejection) = check_param_headers(&handler, &parts.headers, &messages) {
+            return refused(rejection);
+        }
+    }
     // rmcp hands these to the handler as `RequestContext::extensions`.
     let messages = messages
         .into_iter()
@@ -197,34 +203,18 @@ where
     respond(Exchange::start(handler, messages, setup), batch).await
 }
 
-/// A body that is not what the handler can take: the JSON answer to give.
-struct Refused {
-    status: StatusCode,
-    body: String,
-}
-
-impl Refused {
-    fn new(status: StatusCode, id: Option<&RawValue>, code: i64, message: &str) -> Self {
-        Self {
-            status,
-            body: error_body(id, code, message, None),
-        }
-    }
-}
-
 /// The body's messages, and whether they came as a batch.
-fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Refused> {
+fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
     let value: Value = serde_json::from_slice(bytes).map_err(|error| {
         let message = format!("Parse error: {error}");
-        Refused::new(StatusCode::BAD_REQUEST, None, code::PARSE_ERROR, &message)
+        Rejection::new(StatusCode::BAD_REQUEST, code::PARSE_ERROR, message)
     })?;
     let (items, batch) = match value {
         Value::Array(items) if !items.is_empty() => (items, true),
         Value::Array(_) => {
             let message = "Invalid Request: empty batch";
-            return Err(Refused::new(
+            return Err(Rejection::new(
                 StatusCode::BAD_REQUEST,
-                None,
                 code::INVALID_REQUEST,
                 message,
             ));
@@ -252,13 +242,46 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Refused> {
                     ),
                 };
                 let id = id.and_then(|id| serde_json::value::to_raw_value(&id).ok());
-                Refused::new(status, id.as_deref(), code, &message)
+                Rejection::new(status, code, message).with_id(id.as_deref())
             })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(|messages| (messages, batch))
 }
 
+fn refused(rejection: Rejection) -> Response<RmcpBody> {
+    json(rejection.status(), rejection.body())
+}
+
 fn refusal(status: StatusCode, code: i64, message: &str) -> Response<RmcpBody> {
-    json(status, error_body(None, code, message, None))
+    refused(Rejection::new(status, code, message.to_owned()))
+}
+
+/// SEP-2243: a stateless `tools/call` mirrors the arguments its tool's schema marks with
+/// `x-mcp-header` in `Mcp-Param-*` headers, which must match. Only the handler knows the
+/// schema, so this check is made here rather than in the layer.
+fn check_param_headers<H: ServerHandler>(
+    handler: &H,
+    headers: &http::HeaderMap,
+    messages: &[ClientJsonRpcMessage],
+) -> Result<(), Rejection> {
+    for message in messages {
+        let ClientJsonRpcMessage::Request(request) = message else {
+            continue;
+        };
+        let ClientRequest::CallToolRequest(call) = &request.request else {
+            continue;
+        };
+        let Some(tool) = handler.get_tool(&call.params.name) else {
+            continue;
+        };
+        let arguments = call.params.arguments.clone().map(Value::Object);
+        meta::check_param_headers(headers, arguments.as_ref(), &tool.input_schema).map_err(
+            |rejection| {
+                let id = serde_json::value::to_raw_value(&request.id).ok();
+                rejection.with_id(id.as_deref())
+            },
+        )?;
+    }
+    Ok(())
 }
