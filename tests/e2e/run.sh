@@ -64,6 +64,8 @@ fi
 echo "==> node --test tests/e2e/ (MCP_URL=${MCP_URL})"
 status=0
 node --test tests/e2e/ || status=$?
+echo "==> Python SDK client (tests/python)"
+bash tests/python/run.sh "$MCP_URL" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "---- server log ----" >&2
   cat "$log" >&2

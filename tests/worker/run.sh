@@ -47,6 +47,8 @@ echo "==> conformance suite against the Worker"
 bash scripts/conformance.sh "$MCP_URL_A"
 echo "==> TypeScript SDK client against the Worker"
 MCP_URL="$MCP_URL_A" node --test tests/e2e/
+echo "==> Python SDK client against the Worker"
+bash tests/python/run.sh "$MCP_URL_A"
 echo "==> two isolates, one hub; hibernation; failure behaviour"
 node --test --test-timeout=90000 tests/worker/
 echo "==> durability across a workerd restart"
