@@ -6,10 +6,10 @@
 
 use bytes::Bytes;
 use everything_fixture::Everything;
-use mcp_edge_session::rmcp::RmcpService;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use mcp_edge_session::cloudflare::EndOnDisconnect;
+use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::SessionLayer;
 use tower::{Layer, ServiceExt};
 use worker::send::SendWrapper;
