@@ -80,7 +80,9 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>,
 /// `Mcp-Param-*` headers (SEP-2243) of a `tools/call` against its `arguments`: every
 /// property of the tool's input schema annotated `x-mcp-header: "X"` (reached through
 /// `properties` alone) is mirrored as `Mcp-Param-X` when the argument is present and a
-/// primitive, and only then.
+/// primitive, and only then. Only an inner service knows its tools' schemas, so the layer
+/// leaves this to the inner service; `RmcpService` checks it.
+#[cfg(feature = "rmcp")]
 pub(crate) fn check_param_headers(
     headers: &HeaderMap,
     arguments: Option<&Value>,
@@ -132,6 +134,7 @@ pub(crate) fn check_param_headers(
 }
 
 /// The `x-mcp-header` annotations of a schema's properties, with the property path to each.
+#[cfg(feature = "rmcp")]
 fn collect_header_annotations<'a>(
     properties: Option<&'a Value>,
     path: &mut Vec<&'a str>,

@@ -81,6 +81,7 @@ impl Rejection {
         )
     }
 
+    #[cfg(feature = "rmcp")]
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }

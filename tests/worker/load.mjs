@@ -1,0 +1,197 @@
+// A load benchmark of Worker builds under local workerd (not a test: it asserts nothing). For
+// each build it starts workerd (serve.mjs), then measures with one driver, in one run:
+//   - steady `tools/call` at concurrency 1 (one session) and 16 (16 sessions): req/s,
+//     p50/p99 latency, workerd CPU per request (utime+stime of the workerd process, from
+//     /proc/<pid>/stat);
+//   - session setup (`initialize` + `notifications/initialized`): the same figures;
+//   - publish → arrival on 1, 100 and 1,000 open GET streams (median of 3), for builds with
+//     the layer.
+//
+//   node tests/worker/load.mjs label=BUILD_DIR [label=BUILD_DIR …] [--requests 2000]
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { jsonRpcReply, sseMessages } from '../e2e/helpers.mjs';
+import { Mcp } from './mcp.mjs';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    requests: { type: 'string', default: '2000' },
+    setups: { type: 'string', default: '300' },
+    streams: { type: 'string', default: '1,100,1000' },
+  },
+});
+const REQUESTS = Number(values.requests);
+const SETUPS = Number(values.setups);
+const STREAMS = values.streams.split(',').map(Number);
+const here = path.dirname(fileURLToPath(import.meta.url));
+// /proc reports CPU time in clock ticks of 10 ms (USER_HZ = 100 on Linux).
+const MS_PER_TICK = 10;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The workerd processes below `pid`. */
+function workerdPids(pid) {
+  const children = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [, comm, rest] = stat.match(/^\d+ \((.*)\) (.*)$/);
+      const ppid = Number(rest.split(' ')[1]);
+      if (ppid === pid) {
+        if (comm.startsWith('workerd')) children.push(Number(entry));
+        children.push(...workerdPids(Number(entry)));
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return children;
+}
+
+/** utime + stime of the processes, in milliseconds. */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    ticks += Number(rest[11]) + Number(rest[12]);
+  }
+  return ticks * MS_PER_TICK;
+}
+
+async function start(build) {
+  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--port-a', a, '--port-b', b, '--port-c', c, '--build', build], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
+    child.on('exit', () => reject(new Error(`workerd for ${build} exited`)));
+  });
+  return { child, a: new Mcp(`http://127.0.0.1:${a}/mcp`), pids: workerdPids(child.pid) };
+}
+
+/** initialize + notifications/initialized; the session id, or undefined without a layer. */
+async function setup(mcp, name) {
+  const response = await mcp.post(undefined, mcp.request(0, 'initialize', {
+    protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' },
+  }));
+  const session = response.headers.get('mcp-session-id') ?? undefined;
+  await response.arrayBuffer();
+  const initialized = await mcp.post(session, { jsonrpc: '2.0', method: 'notifications/initialized' });
+  await initialized.arrayBuffer();
+  return session;
+}
+
+/** Runs `count` operations over `concurrency` loops; returns req/s, latencies, CPU per op. */
+async function measure(server, concurrency, count, operation) {
+  const latencies = [];
+  const perLoop = Math.ceil(count / concurrency);
+  const cpuBefore = cpuMs(server.pids);
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async (_, loop) => {
+    for (let i = 0; i < perLoop; i++) {
+      const t = performance.now();
+      await operation(loop, i);
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const elapsed = performance.now() - started;
+  const cpu = cpuMs(server.pids) - cpuBefore;
+  return {
+    rps: latencies.length / (elapsed / 1000),
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    cpu: cpu / latencies.length,
+  };
+}
+
+async function steady(server, concurrency) {
+  const sessions = [];
+  for (let i = 0; i < concurrency; i++) sessions.push(await setup(server.a, `load-${i}`));
+  // Warm up the isolate and its caches.
+  for (let i = 0; i < 50; i++) await jsonRpcReply(await server.a.post(sessions[0], server.a.toolCall(i, 'test_simple_text')), i);
+  return measure(server, concurrency, REQUESTS, async (loop, i) => {
+    const id = 1000 + i;
+    await jsonRpcReply(await server.a.post(sessions[loop], server.a.toolCall(id, 'test_simple_text')), id);
+  });
+}
+
+async function arrival(server, streams) {
+  const uri = `test://load/${streams}`;
+  const open = [];
+  for (let i = 0; i < streams; i++) {
+    const session = await setup(server.a, `stream-${i}`);
+    await jsonRpcReply(await server.a.post(session, server.a.request(1, 'resources/subscribe', { uri })), 1);
+    const response = await server.a.get(session);
+    open.push({ response, messages: sseMessages(response.body) });
+  }
+  const publisher = await setup(server.a, 'publisher');
+  const times = [];
+  for (let run = 0; run < 3; run++) {
+    const started = performance.now();
+    const arrivals = open.map(({ messages }) => messages.next().then(() => performance.now()));
+    await jsonRpcReply(await server.a.post(publisher, server.a.toolCall(100 + run, 'touch_resource', { uri })), 100 + run);
+    times.push(Math.max(...(await Promise.all(arrivals))) - started);
+  }
+  await Promise.all(open.map(async ({ response, messages }) => {
+    await messages.return();
+    await response.body.cancel().catch(() => {});
+  }));
+  return median(times);
+}
+
+const fmt = (m) => `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2).padStart(6)} ms  p99 ${m.p99.toFixed(2).padStart(7)} ms  CPU ${m.cpu.toFixed(3)} ms/req`;
+const results = [];
+for (const spec of positionals) {
+  const [label, build] = spec.split('=');
+  const server = await start(path.resolve(build));
+  try {
+    const layered = !!(await setup(server.a, 'probe'));
+    const row = { label };
+    row.c1 = await steady(server, 1);
+    row.c16 = await steady(server, 16);
+    row.setup = await measure(server, 1, SETUPS, (_, i) => setup(server.a, `setup-${i}`));
+    if (layered) {
+      row.arrival = {};
+      for (const n of STREAMS) row.arrival[n] = await arrival(server, n);
+    }
+    results.push(row);
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.on('exit', resolve));
+  }
+}
+
+for (const row of results) {
+  console.log(`== ${row.label}`);
+  console.log(`  tools/call c=1   ${fmt(row.c1)}`);
+  console.log(`  tools/call c=16  ${fmt(row.c16)}`);
+  console.log(`  session setup    ${fmt(row.setup)}`);
+  if (row.arrival) {
+    console.log(`  publish → arrival: ${Object.entries(row.arrival).map(([n, ms]) => `${n} streams ${ms.toFixed(1)} ms`).join(', ')}`);
+  }
+}
+if (results.length > 1) {
+  const [base, ...others] = results;
+  for (const other of others) {
+    const ratio = (key) => (other[key].cpu / base[key].cpu).toFixed(2);
+    console.log(`CPU ${other.label} / ${base.label}: tools/call c=1 ×${ratio('c1')}, c=16 ×${ratio('c16')}, setup ×${ratio('setup')}; p99 c=16 ×${(other.c16.p99 / base.c16.p99).toFixed(2)}`);
+  }
+}
