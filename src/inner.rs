@@ -1,10 +1,11 @@
 //! Calling the inner service and reading what it answered.
 
-use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use http::{header, Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyDataStream, BodyExt, Limited};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tower_service::Service;
@@ -13,6 +14,7 @@ use crate::body::{BoxError, SessionBody};
 use crate::protocol::headers::{MCP_SESSION_ID, TEXT_EVENT_STREAM};
 use crate::protocol::jsonrpc::Answer;
 use crate::service::InnerBody;
+use crate::sse;
 
 /// Largest inner response the layer buffers to read an answer it must act on.
 const MAX_BUFFERED_ANSWER: usize = 4 * 1024 * 1024;
@@ -43,7 +45,36 @@ pub(crate) fn strip_session_header<B>(response: &mut Response<B>) {
     response.headers_mut().remove(&MCP_SESSION_ID);
 }
 
-/// An inner response read to the end, with the answer to one request found in it.
+/// One parsed event of the inner stream: its type and data.
+pub(crate) type InnerEvents = BoxStream<'static, Result<(String, String), BoxError>>;
+
+/// Parses an inner SSE body into events, dropping the inner service's own priming events.
+pub(crate) fn inner_events<B>(body: B) -> InnerEvents
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    use bytes::Buf;
+    use eventsource_stream::Eventsource;
+    BodyDataStream::new(body)
+        .map(|chunk| {
+            chunk
+                .map(|mut data| data.copy_to_bytes(data.remaining()))
+                .map_err(Into::into)
+        })
+        .eventsource()
+        .filter_map(|event| async move {
+            match event {
+                Ok(event) if event.data.is_empty() => None,
+                Ok(event) => Some(Ok((event.event, event.data))),
+                Err(error) => Some(Err(BoxError::from(error.to_string()))),
+            }
+        })
+        .boxed()
+}
+
+/// An inner response read up to the answer to one request, with that answer.
 pub(crate) struct Buffered {
     pub(crate) parts: http::response::Parts,
     pub(crate) bytes: Bytes,
@@ -56,43 +87,45 @@ impl Buffered {
     }
 }
 
-/// Reads a complete inner response (JSON or SSE) and finds the answer to request `id`.
-/// Used only for the short answers the layer must act on (initialize, setLevel, subscribe).
+/// Reads an inner response (JSON, or SSE up to the event answering request `id`: a stream
+/// may stay open after its answer) and finds the answer. Used only for the short answers the
+/// layer must act on (initialize, setLevel, subscribe); at most 4 MiB are read.
 pub(crate) async fn buffer<B>(response: Response<B>, id: &RawValue) -> Result<Buffered, BoxError>
 where
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let sse = is_sse(&response);
     let (parts, body) = response.into_parts();
-    let bytes = Limited::new(body, MAX_BUFFERED_ANSWER)
-        .collect()
-        .await?
-        .to_bytes();
-    let answer = if sse {
-        sse_answer(bytes.clone(), id).await
-    } else {
-        serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|value| Answer::find(&value, id))
-    };
-    Ok(Buffered {
-        parts,
-        bytes,
-        answer,
-    })
-}
-
-async fn sse_answer(bytes: Bytes, id: &RawValue) -> Option<Answer> {
-    use eventsource_stream::Eventsource;
-    let mut events = stream::iter([Ok::<_, std::convert::Infallible>(bytes)]).eventsource();
-    while let Some(Ok(event)) = events.next().await {
-        let found = serde_json::from_str::<Value>(&event.data)
+    let body = Limited::new(body, MAX_BUFFERED_ANSWER);
+    if !sse {
+        let bytes = body.collect().await?.to_bytes();
+        let answer = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|value| Answer::find(&value, id));
-        if found.is_some() {
-            return found;
+        return Ok(Buffered {
+            parts,
+            bytes,
+            answer,
+        });
+    }
+    let mut events = inner_events(body);
+    let mut kept = BytesMut::new();
+    let mut answer = None;
+    while let Some(event) = events.next().await {
+        let (kind, data) = event?;
+        kept.extend_from_slice(&sse::event(None, Some(&kind), &data));
+        answer = serde_json::from_str::<Value>(&data)
+            .ok()
+            .and_then(|value| Answer::find(&value, id));
+        if answer.is_some() {
+            break;
         }
     }
-    None
+    Ok(Buffered {
+        parts,
+        bytes: kept.freeze(),
+        answer,
+    })
 }

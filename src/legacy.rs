@@ -51,7 +51,8 @@ pub(crate) async fn initialize<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let Some(message) = incoming.single().filter(|m| m.kind == Kind::Request) else {
@@ -398,7 +399,8 @@ async fn call_recorded<S, B>(
 ) -> Result<Result<Buffered, Rejection>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
     parts.extensions.insert(record.context());
@@ -461,7 +463,8 @@ async fn set_level<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
@@ -503,7 +506,8 @@ async fn set_subscription<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let id = message.id.as_deref().unwrap_or_else(|| null_id());

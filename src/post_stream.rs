@@ -12,15 +12,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
 use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
 use http_body::Body;
-use http_body_util::BodyDataStream;
 
 use crate::body::BoxError;
 use crate::context::SessionId;
 use crate::hub::{Event, EventId, StreamHub, StreamKey};
+use crate::inner::{inner_events, InnerEvents};
 use crate::layer::Executor;
 use crate::sse;
 
@@ -62,35 +61,6 @@ impl fmt::Debug for StreamControl {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-/// One parsed event of the inner stream: its type and data.
-type InnerEvents = BoxStream<'static, Result<(String, String), BoxError>>;
-
-/// Parses an inner SSE body into events, dropping the inner service's own priming events.
-fn inner_events<B>(body: B) -> InnerEvents
-where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    use bytes::Buf;
-    use eventsource_stream::Eventsource;
-    BodyDataStream::new(body)
-        .map(|chunk| {
-            chunk
-                .map(|mut data| data.copy_to_bytes(data.remaining()))
-                .map_err(Into::into)
-        })
-        .eventsource()
-        .filter_map(|event| async move {
-            match event {
-                Ok(event) if event.data.is_empty() => None,
-                Ok(event) => Some(Ok((event.event, event.data))),
-                Err(error) => Some(Err(BoxError::from(error.to_string()))),
-            }
-        })
-        .boxed()
 }
 
 /// Where the stream's undelivered events go.

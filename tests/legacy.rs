@@ -752,3 +752,79 @@ async fn accepted_notifications_are_202_without_a_body() {
         .to_bytes();
     assert!(body.is_empty());
 }
+
+/// An inner service that answers every request with an SSE stream holding the answer and then
+/// staying open, as a server that streams by default might.
+fn open_stream_server() -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = http::Response<
+        http_body_util::StreamBody<
+            futures_util::stream::BoxStream<
+                'static,
+                Result<http_body::Frame<Bytes>, std::convert::Infallible>,
+            >,
+        >,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send {
+    use futures_util::StreamExt;
+    tower::service_fn(|request: Request<Full<Bytes>>| async move {
+        use http_body_util::BodyExt;
+        let body = request.into_body().collect().await.unwrap().to_bytes();
+        let message: Value = serde_json::from_slice(&body).unwrap();
+        let result = match message["method"].as_str() {
+            Some("initialize") => initialize_result(),
+            _ => json!({}),
+        };
+        let answer = json!({ "jsonrpc": "2.0", "id": message["id"], "result": result });
+        let event = Bytes::from(format!("event: message\ndata: {answer}\n\n"));
+        let events = futures_util::stream::iter([Ok(http_body::Frame::data(event))])
+            .chain(futures_util::stream::pending())
+            .boxed();
+        Ok(http::Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(http_body_util::StreamBody::new(events))
+            .unwrap())
+    })
+}
+
+#[tokio::test]
+async fn an_answer_on_a_stream_that_stays_open_is_read_up_to_the_answer() {
+    use tower::{Layer, ServiceExt};
+    let service = SessionLayer::memory().layer(open_stream_server());
+    let initialize = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        service
+            .clone()
+            .oneshot(post_request(None, initialize_body(LATEST))),
+    )
+    .await
+    .expect("initialize does not wait for the stream to end")
+    .unwrap();
+    assert_eq!(initialize.status(), StatusCode::OK);
+    let id = initialize.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let set_level = request_body(1, "logging/setLevel", json!({ "level": "error" }));
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        service.clone().oneshot(post_request(Some(&id), set_level)),
+    )
+    .await
+    .expect("setLevel does not wait for the stream to end")
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(r#""id":1"#) && text.contains(r#""result":{}"#),
+        "{text}"
+    );
+}

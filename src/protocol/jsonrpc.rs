@@ -46,7 +46,9 @@ pub(crate) struct Envelope {
 struct Peek<'a> {
     #[serde(default, borrow)]
     jsonrpc: Option<&'a str>,
-    #[serde(default)]
+    // Present means `Some`, even when it is `null`: a request with a null id is no
+    // notification.
+    #[serde(default, deserialize_with = "present")]
     id: Option<Box<RawValue>>,
     #[serde(default)]
     method: Option<String>,
@@ -56,6 +58,12 @@ struct Peek<'a> {
     result: Option<&'a RawValue>,
     #[serde(default, borrow)]
     error: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// Why a body is not JSON-RPC.
@@ -132,12 +140,49 @@ impl TryFrom<Peek<'_>> for Envelope {
             (None, _) if peek.result.is_some() || peek.error.is_some() => Kind::Response,
             (None, _) => return Err(EnvelopeError::Invalid("neither request nor response")),
         };
+        // A request's id is a string or a number; a response's may also be null (the answer
+        // to a request whose id could not be read).
+        match (kind, peek.id.as_deref().map(json_kind)) {
+            (_, None | Some(JsonKind::String | JsonKind::Number)) => {}
+            (Kind::Response, Some(JsonKind::Null)) => {}
+            _ => return Err(EnvelopeError::Invalid("id must be a string or a number")),
+        }
+        if !matches!(
+            peek.params.as_deref().map(json_kind),
+            None | Some(JsonKind::Object | JsonKind::Array)
+        ) {
+            return Err(EnvelopeError::Invalid(
+                "params must be an object or an array",
+            ));
+        }
         Ok(Self {
             kind,
             method: peek.method,
             id: peek.id,
             params: peek.params,
         })
+    }
+}
+
+/// The type of a JSON value, from its first character.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    String,
+    Number,
+    Null,
+    Object,
+    Array,
+    Bool,
+}
+
+fn json_kind(raw: &RawValue) -> JsonKind {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'"') => JsonKind::String,
+        Some(b'{') => JsonKind::Object,
+        Some(b'[') => JsonKind::Array,
+        Some(b'n') => JsonKind::Null,
+        Some(b't' | b'f') => JsonKind::Bool,
+        _ => JsonKind::Number,
     }
 }
 

@@ -33,10 +33,19 @@ pub fn era_of(version: &str) -> Option<Era> {
     }
 }
 
-/// Whether a version names the stateless era, supported or not. Versions are ISO dates, so
-/// they compare as strings.
+/// Whether a version names the stateless era, supported or not. Versions are ISO dates
+/// (`YYYY-MM-DD`), so they compare as strings; anything else names no era.
 pub(crate) fn is_stateless_era(version: &str) -> bool {
-    version >= STATELESS_VERSIONS[0]
+    is_date(version) && version >= STATELESS_VERSIONS[0]
+}
+
+fn is_date(version: &str) -> bool {
+    let bytes = version.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 /// Whether streams of this (negotiated) version get a priming event.
@@ -54,6 +63,7 @@ mod tests {
         assert_eq!(era_of("2026-07-28"), Some(Era::Stateless));
         assert_eq!(era_of("2024-11-05"), None);
         assert!(is_stateless_era("2027-01-01"));
+        assert!(!is_stateless_era("latest") && !is_stateless_era("9"));
         assert!(!is_stateless_era("2025-11-25"));
         assert!(wants_priming("2025-11-25") && !wants_priming("2025-06-18"));
     }

@@ -203,6 +203,28 @@ where
     respond(Exchange::start(handler, messages, setup), batch).await
 }
 
+/// The client requests of the specification, which are never custom.
+const STANDARD_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "subscriptions/listen",
+    "tools/call",
+    "tools/list",
+    "tasks/get",
+    "tasks/update",
+    "tasks/cancel",
+];
+
 /// The body's messages, and whether they came as a batch.
 fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
     let value: Value = serde_json::from_slice(bytes).map_err(|error| {
@@ -226,24 +248,41 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
         .map(|item| {
             let id = item.get("id").cloned();
             let is_request = id.is_some() && item.get("method").is_some();
-            serde_json::from_value::<ClientJsonRpcMessage>(item).map_err(|error| {
-                // A known method with params of the wrong shape; anything else is no
-                // JSON-RPC message at all.
-                let (status, code, message) = match is_request {
-                    true => (
-                        StatusCode::OK,
-                        code::INVALID_PARAMS,
-                        format!("Invalid params: {error}"),
-                    ),
-                    false => (
-                        StatusCode::BAD_REQUEST,
-                        code::INVALID_REQUEST,
-                        format!("Invalid Request: {error}"),
-                    ),
-                };
-                let id = id.and_then(|id| serde_json::value::to_raw_value(&id).ok());
-                Rejection::new(status, code, message).with_id(id.as_deref())
-            })
+            let raw_id = || {
+                id.as_ref()
+                    .and_then(|id| serde_json::value::to_raw_value(id).ok())
+            };
+            let message =
+                serde_json::from_value::<ClientJsonRpcMessage>(item).map_err(|error| {
+                    // A known method with params of the wrong shape; anything else is no
+                    // JSON-RPC message at all.
+                    let (status, code, message) = match is_request {
+                        true => (
+                            StatusCode::OK,
+                            code::INVALID_PARAMS,
+                            format!("Invalid params: {error}"),
+                        ),
+                        false => (
+                            StatusCode::BAD_REQUEST,
+                            code::INVALID_REQUEST,
+                            format!("Invalid Request: {error}"),
+                        ),
+                    };
+                    Rejection::new(status, code, message).with_id(raw_id().as_deref())
+                })?;
+            // rmcp takes a standard method whose params do not fit for a custom one.
+            if let ClientJsonRpcMessage::Request(request) = &message {
+                if let ClientRequest::CustomRequest(custom) = &request.request {
+                    if STANDARD_METHODS.contains(&custom.method.as_str()) {
+                        let message = format!("Invalid params for {}", custom.method);
+                        return Err(
+                            Rejection::new(StatusCode::OK, code::INVALID_PARAMS, message)
+                                .with_id(raw_id().as_deref()),
+                        );
+                    }
+                }
+            }
+            Ok(message)
         })
         .collect::<Result<Vec<_>, _>>()
         .map(|messages| (messages, batch))
