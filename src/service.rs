@@ -18,7 +18,7 @@ use crate::protocol::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::protocol::jsonrpc::{code, EnvelopeError, Incoming};
 use crate::protocol::meta::declared_version;
 use crate::protocol::rejection::Rejection;
-use crate::protocol::version::is_stateless_era;
+use crate::protocol::version::{era_of, is_stateless_era, Era};
 use crate::security::{self, Forbidden};
 use crate::{legacy, stateless};
 
@@ -143,11 +143,13 @@ where
             Rejection::new(StatusCode::FORBIDDEN, code::SERVER_ERROR, message).into_response(),
         );
     }
-    let stateless_header = parts
+    let header_version = parts
         .headers
         .get(&MCP_PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| is_stateless_era(v.trim()));
+        .map(str::trim);
+    let stateless_header = header_version.is_some_and(is_stateless_era);
+    let legacy_header = header_version.is_some_and(|v| era_of(v) == Some(Era::Legacy));
 
     match parts.method {
         Method::POST => {
@@ -159,13 +161,16 @@ where
             if incoming.any_method("initialize") && !stateless_header {
                 return legacy::initialize(&config, inner, parts, bytes, incoming).await;
             }
+            // A request without a session that declares a version in `_meta` (any but a
+            // legacy one, which has no `_meta` version) speaks the stateless era, which answers
+            // an unknown version with the versions it supports.
             let stateless = stateless_header
-                || (!parts.headers.contains_key(&MCP_SESSION_ID)
-                    && !parts.headers.contains_key(&MCP_PROTOCOL_VERSION)
+                || (!legacy_header
+                    && !parts.headers.contains_key(&MCP_SESSION_ID)
                     && incoming
                         .single()
                         .and_then(declared_version)
-                        .is_some_and(|v| is_stateless_era(&v)));
+                        .is_some_and(|v| era_of(&v) != Some(Era::Legacy)));
             if stateless {
                 stateless::post(&config, inner, parts, bytes, incoming).await
             } else {

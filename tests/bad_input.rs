@@ -36,6 +36,9 @@ struct Case {
     nested: Option<usize>,
     #[serde(default)]
     repeat: Option<usize>,
+    /// Requests `http` cannot carry (control characters in a header): the Worker test only.
+    #[serde(default)]
+    worker_only: bool,
     status: u16,
     /// The JSON-RPC error code, when the answer is a JSON-RPC error.
     #[serde(default)]
@@ -109,7 +112,11 @@ async fn every_bad_request_gets_a_clear_answer_and_harms_no_session() {
     let service = memory_fixture();
     let session = initialize(&service, LATEST).await;
     let mut failures = Vec::new();
-    for (n, case) in cases.iter().enumerate() {
+    for (n, case) in cases
+        .iter()
+        .enumerate()
+        .filter(|(_, case)| !case.worker_only)
+    {
         let response = send(&service, request(case, &session)).await;
         let status = response.status();
         let content_type = response

@@ -15,6 +15,7 @@ mod disconnect;
 mod hub;
 mod kv;
 mod object;
+mod request;
 mod socket;
 mod stats;
 mod wire;
@@ -23,6 +24,7 @@ pub use disconnect::EndOnDisconnect;
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
 pub use object::McpSessionHub;
+pub use request::{read_request, UnreadableRequest};
 pub use stats::{backend_stats, BackendStats};
 
 use std::sync::Arc;

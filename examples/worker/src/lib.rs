@@ -13,6 +13,7 @@ use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::SessionLayer;
 use tower::{Layer, ServiceExt};
 use worker::send::SendWrapper;
+use worker::worker_sys::web_sys;
 use worker::{event, Context, Env, HttpRequest};
 
 mod console;
@@ -34,8 +35,14 @@ fn empty() -> UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>> {
 pub use mcp_edge_session::cloudflare::McpSessionHub;
 
 #[event(fetch)]
-async fn fetch(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
+async fn fetch(request: web_sys::Request, env: Env, context: Context) -> worker::Result<Reply> {
     console::init(|| env.var("LOG_LEVEL").map(|v| v.to_string()).ok());
+    // Read here rather than by the runtime glue, so a request with a header that is not valid
+    // HTTP gets a JSON-RPC 400 instead of a plain-text 500.
+    let request = match mcp_edge_session::cloudflare::read_request(request) {
+        Ok(request) => request,
+        Err(unreadable) => return Ok(unreadable.into_response().map(|body| body.boxed_unsync())),
+    };
     if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
         return Ok(http::Response::builder().status(404).body(empty())?);
     }
