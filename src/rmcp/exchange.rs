@@ -54,6 +54,13 @@ pub(crate) struct Setup {
 /// instance: quicker ones never cost a hub registration.
 const CANCELLATION_PATIENCE: Duration = Duration::from_secs(1);
 
+/// Where a request stands with [`CANCELLATION_PATIENCE`].
+enum Patience {
+    NotStarted,
+    Waiting(Delay),
+    Over,
+}
+
 type Sending = BoxFuture<'static, (RequestId, Result<OutgoingRequest, HubError>)>;
 type Answer = BoxFuture<'static, (RequestId, Result<Value, ClientRequestError>)>;
 
@@ -70,7 +77,7 @@ pub(crate) struct Exchange {
     sending: FuturesUnordered<Sending>,
     answers: FuturesUnordered<Answer>,
     had_requests: bool,
-    patience: Option<Delay>,
+    patience: Patience,
     cancellation: Option<BoxFuture<'static, RequestId>>,
 }
 
@@ -107,10 +114,10 @@ impl Exchange {
             setup.peer.clone(),
         );
         let had_requests = !requests_due.is_empty();
-        let patience = setup
-            .route
-            .is_some()
-            .then(|| Delay::new(CANCELLATION_PATIENCE));
+        let patience = match setup.route {
+            Some(_) => Patience::NotStarted,
+            None => Patience::Over,
+        };
         Self {
             runtime,
             inbound,
@@ -131,7 +138,7 @@ impl Exchange {
     /// instance, cancels it. Costs a hub registration, so it is taken only for a request that
     /// runs for a while.
     fn watch_cancellation(&mut self) {
-        self.patience = None;
+        self.patience = Patience::Over;
         let (Some(route), None) = (&self.setup.route, &self.cancellation) else {
             return;
         };
@@ -231,7 +238,7 @@ impl Stream for Exchange {
                 this.feed(client_answer(id, answer));
                 progressed = true;
             }
-            if let Some(patience) = &mut this.patience {
+            if let Patience::Waiting(patience) = &mut this.patience {
                 if patience.poll_unpin(cx).is_ready() {
                     this.watch_cancellation();
                     progressed = true;
@@ -273,6 +280,12 @@ impl Stream for Exchange {
                 Poll::Pending => {}
             }
             if !progressed {
+                // The timer starts only once the request has to wait: one that is answered in
+                // its first poll (most are, in a Worker) never sets one.
+                if let Patience::NotStarted = this.patience {
+                    this.patience = Patience::Waiting(Delay::new(CANCELLATION_PATIENCE));
+                    continue;
+                }
                 return Poll::Pending;
             }
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_timer::Delay;
 use futures_util::future::{select, Either};
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, FutureExt, StreamExt};
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -34,11 +34,18 @@ pub(crate) async fn respond(mut exchange: Exchange, batch: bool) -> Response<Rmc
         return status_only(StatusCode::ACCEPTED);
     }
     let mut answers = Vec::new();
-    let mut patience = Delay::new(ANSWER_PATIENCE);
+    // Started only once an answer is not there at once (most are, in a Worker).
+    let mut patience: Option<Delay> = None;
     loop {
-        let next = match select(exchange.next(), &mut patience).await {
-            Either::Left((next, _)) => next,
-            Either::Right(((), _)) => return event_stream(answers, exchange),
+        let next = match exchange.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                let patience = patience.get_or_insert_with(|| Delay::new(ANSWER_PATIENCE));
+                match select(exchange.next(), patience).await {
+                    Either::Left((next, _)) => next,
+                    Either::Right(((), _)) => return event_stream(answers, exchange),
+                }
+            }
         };
         let Some(outgoing) = next else { break };
         if outgoing.answer_status.is_none() {
