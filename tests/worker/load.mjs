@@ -51,7 +51,7 @@ function workerdPids(pid) {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').trim();
       const [, comm, rest] = stat.match(/^\d+ \((.*)\) (.*)$/);
       const ppid = Number(rest.split(' ')[1]);
       if (ppid === pid) {
@@ -84,7 +84,9 @@ async function start(build) {
     child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
     child.on('exit', () => reject(new Error(`workerd for ${build} exited`)));
   });
-  return { child, a: new Mcp(`http://127.0.0.1:${a}/mcp`), pids: workerdPids(child.pid) };
+  const pids = workerdPids(child.pid);
+  if (pids.length === 0) throw new Error('no workerd process found');
+  return { child, a: new Mcp(`http://127.0.0.1:${a}/mcp`), pids };
 }
 
 /** initialize + notifications/initialized; the session id, or undefined without a layer. */
