@@ -157,6 +157,16 @@ fn request(session: Option<&str>, version: &str, body: &Value) -> Request<Full<B
         .unwrap()
 }
 
+/// A legacy request of `session`, answered.
+async fn post(app: &App, session: &str, body: &Value) -> http::Response<SessionBodyOf> {
+    app.clone()
+        .oneshot(request(Some(session), "2025-11-25", body))
+        .await
+        .unwrap()
+}
+
+type SessionBodyOf = mcp_edge_session::SessionBody<mcp_edge_session::rmcp::RmcpBody>;
+
 /// A stateless (2026-07-28) request with its context in `_meta` and the mirrored headers.
 fn stateless(
     id: i64,
@@ -230,11 +240,7 @@ async fn open_session(app: &App, capabilities: Value) -> String {
     );
 
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &initialized))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &initialized).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     session
 }
@@ -272,15 +278,7 @@ where
 async fn the_tool_sees_the_sessions_client_through_parts_and_peer_info() {
     let (app, _) = app();
     let session = open_session(&app, json!({})).await;
-    let response = app
-        .clone()
-        .oneshot(request(
-            Some(&session),
-            "2025-11-25",
-            &tool_call(2, "whoami", json!({})),
-        ))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &tool_call(2, "whoami", json!({}))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("mcp-session-id").is_none());
     let answer = json_of(response).await;
@@ -290,15 +288,12 @@ async fn the_tool_sees_the_sessions_client_through_parts_and_peer_info() {
     assert!(text.contains("protocol: 2025-11-25"), "{text}");
     assert!(text.contains("peer: rmcp-test-client"), "{text}");
 
-    let response = app
-        .clone()
-        .oneshot(request(
-            Some(&session),
-            "2025-11-25",
-            &tool_call(3, "add", json!({"a": 2, "b": 40})),
-        ))
-        .await
-        .unwrap();
+    let response = post(
+        &app,
+        &session,
+        &tool_call(3, "add", json!({"a": 2, "b": 40})),
+    )
+    .await;
     assert_eq!(tool_text(&json_of(response).await), "42");
 }
 
@@ -307,20 +302,12 @@ async fn logging_and_progress_are_events_of_the_post_stream_and_honour_the_level
     let (app, _) = app();
     let session = open_session(&app, json!({})).await;
     let set_level = json!({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": "info"}});
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &set_level))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &set_level).await;
     assert_eq!(json_of(response).await["result"], json!({}));
 
     let mut call = tool_call(3, "chatty", json!({}));
     call["params"]["_meta"] = json!({ "progressToken": "tok" });
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &call))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &call).await;
     let mut stream = SseReader::new(response);
     let messages = messages_until_answer(&mut stream, 3).await;
     let logged: Vec<&str> = messages
@@ -348,15 +335,7 @@ async fn logging_and_progress_are_events_of_the_post_stream_and_honour_the_level
 async fn an_elicitation_goes_out_on_the_post_stream_and_the_posted_answer_completes_it() {
     let (app, _) = app();
     let session = open_session(&app, json!({ "elicitation": { "form": {} } })).await;
-    let response = app
-        .clone()
-        .oneshot(request(
-            Some(&session),
-            "2025-11-25",
-            &tool_call(2, "ask", json!({})),
-        ))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &tool_call(2, "ask", json!({}))).await;
     let mut stream = SseReader::new(response);
     let (_, elicitation) = stream
         .next_message()
@@ -371,11 +350,7 @@ async fn an_elicitation_goes_out_on_the_post_stream_and_the_posted_answer_comple
     );
 
     let answer = json!({ "jsonrpc": "2.0", "id": id, "result": { "action": "accept", "content": { "name": "Ada" } } });
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &answer))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &answer).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
     let messages = messages_until_answer(&mut stream, 2).await;
@@ -387,23 +362,11 @@ async fn an_elicitation_goes_out_on_the_post_stream_and_the_posted_answer_comple
 async fn a_client_error_answer_reaches_the_handler_as_an_error() {
     let (app, _) = app();
     let session = open_session(&app, json!({ "elicitation": { "form": {} } })).await;
-    let response = app
-        .clone()
-        .oneshot(request(
-            Some(&session),
-            "2025-11-25",
-            &tool_call(2, "ask", json!({})),
-        ))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &tool_call(2, "ask", json!({}))).await;
     let mut stream = SseReader::new(response);
     let (_, elicitation) = stream.next_message().await.unwrap();
     let refusal = json!({ "jsonrpc": "2.0", "id": elicitation["id"], "error": { "code": -32600, "message": "user closed the dialog" } });
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &refusal))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &refusal).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let messages = messages_until_answer(&mut stream, 2).await;
     let text = tool_text(messages.last().unwrap());
@@ -418,11 +381,7 @@ async fn notifications_cancelled_posted_separately_cancels_a_long_running_handle
     let (app, cancelled) = app();
     let session = open_session(&app, json!({})).await;
     let call = tool_call(7, "wait", json!({}));
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &call))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &call).await;
     // No quick answer: the response is a stream, so the client keeps it open.
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     // The client reads the stream meanwhile, as an HTTP server polls a response body.
@@ -441,11 +400,7 @@ async fn notifications_cancelled_posted_separately_cancels_a_long_running_handle
 
     let cancel = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
                          "params": { "requestId": 7, "reason": "changed my mind" } });
-    let response = app
-        .clone()
-        .oneshot(request(Some(&session), "2025-11-25", &cancel))
-        .await
-        .unwrap();
+    let response = post(&app, &session, &cancel).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
     // Within 5 s, where falling silent would take the reader's 10 s.

@@ -219,6 +219,21 @@ def assert_fixture_tools(tools: types.ListToolsResult) -> None:
 # --- 2026-07-28 (auto mode) -----------------------------------------------------------------
 
 
+
+async def assert_tools_and_static_resource(client) -> None:
+    """The fixture's tools are listed, the simple one answers, the static resource reads."""
+    tools = await client.list_tools()
+    assert_fixture_tools(tools)
+
+    assert text_of(await client.call_tool("test_simple_text", {})) == SIMPLE_TEXT
+
+    read = await client.read_resource(STATIC_TEXT_URI)
+    assert len(read.contents) == 1, read.contents
+    content = read.contents[0]
+    assert isinstance(content, types.TextResourceContents), content
+    assert str(content.uri) == STATIC_TEXT_URI
+    assert content.text == STATIC_TEXT
+
 async def test_auto_mode_negotiates_2026_07_28(url: str) -> None:
     async with tapped_client(url) as (client, tap):
         # Auto mode: a server/discover probe, adopted, with no initialize and no session.
@@ -233,17 +248,7 @@ async def test_auto_mode_negotiates_2026_07_28(url: str) -> None:
         assert client.server_capabilities.tools is not None
         assert client.server_capabilities.resources is not None
 
-        tools = await client.list_tools()
-        assert_fixture_tools(tools)
-
-        assert text_of(await client.call_tool("test_simple_text", {})) == SIMPLE_TEXT
-
-        read = await client.read_resource(STATIC_TEXT_URI)
-        assert len(read.contents) == 1, read.contents
-        content = read.contents[0]
-        assert isinstance(content, types.TextResourceContents), content
-        assert str(content.uri) == STATIC_TEXT_URI
-        assert content.text == STATIC_TEXT
+        await assert_tools_and_static_resource(client)
 
         # The stateless era's notification stream: subscriptions/listen for one URI.
         async with client.listen(resource_subscriptions=[WATCHED_URI]) as subscription:
@@ -293,16 +298,7 @@ async def test_legacy_mode_session(url: str) -> None:
         assert client.server_capabilities.resources is not None
         assert client.server_capabilities.resources.subscribe, client.server_capabilities.resources
 
-        tools = await client.list_tools()
-        assert_fixture_tools(tools)
-
-        assert text_of(await client.call_tool("test_simple_text", {})) == SIMPLE_TEXT
-
-        read = await client.read_resource(STATIC_TEXT_URI)
-        assert len(read.contents) == 1, read.contents
-        content = read.contents[0]
-        assert isinstance(content, types.TextResourceContents), content
-        assert content.text == STATIC_TEXT
+        await assert_tools_and_static_resource(client)
 
         # The SDK opens the session's GET stream after notifications/initialized; let it open
         # before the update is published, so the test is about delivery, not a race.
