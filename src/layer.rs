@@ -28,6 +28,7 @@ pub(crate) struct Config {
     pub(crate) notifier: Notifier,
     pub(crate) idle_timeout: Duration,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_subscriptions: usize,
     pub(crate) hosts: HostPolicy,
     pub(crate) origins: OriginPolicy,
     pub(crate) principal: Option<Arc<PrincipalFn>>,
@@ -74,6 +75,7 @@ impl SessionLayer {
                 hub,
                 idle_timeout: Duration::from_secs(60 * 60),
                 max_body_bytes: 4 * 1024 * 1024,
+                max_subscriptions: 64,
                 hosts: HostPolicy::Loopback,
                 origins: OriginPolicy::SameAsHosts,
                 principal: None,
@@ -118,6 +120,20 @@ impl SessionLayer {
     #[must_use]
     pub fn with_max_body_bytes(mut self, limit: usize) -> Self {
         self.config.max_body_bytes = limit;
+        self
+    }
+
+    /// Most resource URIs one session may subscribe to (default 64); one more gets 400 with
+    /// -32602.
+    ///
+    /// ```
+    /// # use mcp_edge_session::SessionLayer;
+    /// let layer = SessionLayer::memory().with_max_subscriptions(256);
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn with_max_subscriptions(mut self, limit: usize) -> Self {
+        self.config.max_subscriptions = limit;
         self
     }
 

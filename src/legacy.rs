@@ -40,6 +40,9 @@ struct InitializeParams {
     client_info: Option<Value>,
 }
 
+/// Most bytes of `clientInfo` and `capabilities` (as JSON) a session record keeps.
+const MAX_CLIENT_DESCRIPTION: usize = 16 * 1024;
+
 /// `initialize`: forwarded to the inner service; on success the layer mints the session id
 /// and stores the record before the client ever sees the id.
 pub(crate) async fn initialize<S, B>(
@@ -72,6 +75,24 @@ where
         )
         .with_id(id)
     }));
+    // The record keeps what the client says of itself for as long as the session lives.
+    let described = params
+        .client_info
+        .as_ref()
+        .map_or(0, |v| v.to_string().len())
+        + params
+            .capabilities
+            .as_ref()
+            .map_or(0, |v| v.to_string().len());
+    if described > MAX_CLIENT_DESCRIPTION {
+        return Ok(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_PARAMS,
+            "Invalid params: clientInfo and capabilities exceed 16 KiB",
+        )
+        .with_id(id)
+        .into_response());
+    }
     let requested = params.protocol_version.unwrap_or_default();
     let session_id = SessionId::generate();
     let principal = config
@@ -514,6 +535,15 @@ where
     let Ok(SubscribeParams { uri }) = message.params_as() else {
         return Ok(invalid_params(id, "Invalid params: uri must be a string"));
     };
+    if subscribe
+        && !record.subscriptions.contains(&uri)
+        && record.subscriptions.len() >= config.max_subscriptions
+    {
+        return Ok(invalid_params(
+            id,
+            "Invalid params: this session has as many subscriptions as it may",
+        ));
+    }
     let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
     let reply = match verdict(buffered, id) {
         Verdict::Record(reply) => reply,

@@ -240,7 +240,7 @@ async fn open_session(app: &App, capabilities: Value) -> String {
     );
 
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    let response = post(&app, &session, &initialized).await;
+    let response = post(app, &session, &initialized).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     session
 }

@@ -25,6 +25,12 @@ pub enum StoreError {
     /// A stored record could not be read back.
     #[error("session record is corrupt")]
     Corrupt(#[source] serde_json::Error),
+    /// The store holds as many live sessions as it may.
+    #[error("session store full: {capacity} live sessions")]
+    Full {
+        /// How many sessions the store holds at most.
+        capacity: usize,
+    },
 }
 
 impl StoreError {
