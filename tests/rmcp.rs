@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ struct Demo {
     tool_router: ToolRouter<Self>,
     /// Set when `wait` sees its request cancelled.
     cancelled: Arc<AtomicBool>,
+    /// How many reports `flood` has sent.
+    sent: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
@@ -105,6 +107,19 @@ impl Demo {
         }
     }
 
+    #[tool(description = "Reports progress 1,000 times, counting the reports sent")]
+    async fn flood(&self, context: RequestContext<RoleServer>) -> String {
+        let token = context.meta.get_progress_token().expect("a progress token");
+        for progress in 0..1000 {
+            let params: ProgressNotificationParam =
+                serde_json::from_value(json!({ "progressToken": token, "progress": progress }))
+                    .unwrap();
+            let _ = context.peer.notify_progress(params).await;
+            self.sent.fetch_add(1, Ordering::SeqCst);
+        }
+        "flooded".to_owned()
+    }
+
     #[tool(description = "Waits until the request is cancelled")]
     async fn wait(&self, context: RequestContext<RoleServer>) -> String {
         context.ct.cancelled().await;
@@ -129,18 +144,26 @@ type App = SessionService<RmcpService<Demo>>;
 
 /// One layer (one memory store and hub) per test; `cancelled` tells when `wait` was cancelled.
 fn app() -> (App, Arc<AtomicBool>) {
+    let (app, cancelled, _) = app_counting();
+    (app, cancelled)
+}
+
+/// [`app`], also counting what `flood` sent.
+fn app_counting() -> (App, Arc<AtomicBool>, Arc<AtomicUsize>) {
     let cancelled = Arc::new(AtomicBool::new(false));
-    let flag = cancelled.clone();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let (flag, count) = (cancelled.clone(), sent.clone());
     let service = RmcpService::new(move || {
         Ok(Demo {
             tool_router: Demo::tool_router(),
             cancelled: flag.clone(),
+            sent: count.clone(),
         })
     });
     let layer = SessionLayer::memory().with_executor(|task| {
         tokio::spawn(task);
     });
-    (layer.layer(service), cancelled)
+    (layer.layer(service), cancelled, sent)
 }
 
 fn request(session: Option<&str>, version: &str, body: &Value) -> Request<Full<Bytes>> {
@@ -539,4 +562,24 @@ async fn closing_a_stateless_stream_cancels_the_handler() {
     })
     .await
     .expect("the handler saw its cancellation");
+}
+
+#[tokio::test]
+async fn a_handler_that_outpaces_its_client_waits_for_it() {
+    let (app, _, sent) = app_counting();
+    let session = open_session(&app, json!({})).await;
+    let mut call = tool_call(1, "flood", json!({}));
+    call["params"]["_meta"] = json!({ "progressToken": "f" });
+    let response = post(&app, &session, &call).await;
+    // The client reads nothing for a while: the handler gets only a bounded head start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ahead = sent.load(Ordering::SeqCst);
+    assert!(
+        ahead < 100,
+        "{ahead} reports sent to a client that reads nothing"
+    );
+    let mut stream = SseReader::new(response);
+    let messages = messages_until_answer(&mut stream, 1).await;
+    assert_eq!(messages.len(), 1001, "every report, then the answer");
+    assert_eq!(sent.load(Ordering::SeqCst), 1000);
 }

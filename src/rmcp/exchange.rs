@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use futures_channel::mpsc::{self, Receiver, UnboundedReceiver, UnboundedSender};
 use futures_timer::Delay;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::handler::Served;
 use super::messages::{answered_request, client_answer, refused, status_of, LogFilter};
 use super::runtime::Runtime;
-use super::transport::RequestTransport;
+use super::transport::{RequestTransport, OUTBOUND_BUFFER};
 use crate::context::SessionId;
 use crate::hub::HubError;
 use crate::notify::{ClientRequestError, Notifier, OutgoingRequest};
@@ -69,7 +69,7 @@ type Answer = BoxFuture<'static, (RequestId, Result<Value, ClientRequestError>)>
 pub(crate) struct Exchange {
     runtime: Runtime,
     inbound: UnboundedSender<ClientJsonRpcMessage>,
-    outbound: UnboundedReceiver<ServerJsonRpcMessage>,
+    outbound: Receiver<ServerJsonRpcMessage>,
     handled: UnboundedReceiver<()>,
     requests_due: HashSet<RequestId>,
     notifications_due: usize,
@@ -88,7 +88,7 @@ impl Exchange {
         setup: Setup,
     ) -> Self {
         let (inbound, inbound_rx) = mpsc::unbounded();
-        let (outbound_tx, outbound) = mpsc::unbounded();
+        let (outbound_tx, outbound) = mpsc::channel(OUTBOUND_BUFFER);
         let (handled_tx, handled) = mpsc::unbounded();
         let mut requests_due = HashSet::new();
         let mut notifications_due = 0;

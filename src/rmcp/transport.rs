@@ -3,8 +3,8 @@
 
 use std::future::{ready, Future};
 
-use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender};
-use futures_util::StreamExt;
+use futures_channel::mpsc::{Sender, UnboundedReceiver};
+use futures_util::{SinkExt, StreamExt};
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::RoleServer;
 use rmcp::transport::Transport;
@@ -14,10 +14,15 @@ use rmcp::transport::Transport;
 #[error("the HTTP response this message was for is gone")]
 pub(crate) struct ResponseGone;
 
-/// Channels on both sides: sends never wait, so rmcp's send tasks finish as soon as they run.
+/// How many messages for the client may wait for the response to take them: a handler that
+/// sends faster than its client reads then waits, rather than growing memory.
+pub(crate) const OUTBOUND_BUFFER: usize = 32;
+
+/// Channels on both sides. Inbound (the request's messages, the client's answers) is small by
+/// nature; outbound is bounded, and a send waits while it is full.
 pub(crate) struct RequestTransport {
     pub(crate) inbound: UnboundedReceiver<ClientJsonRpcMessage>,
-    pub(crate) outbound: UnboundedSender<ServerJsonRpcMessage>,
+    pub(crate) outbound: Sender<ServerJsonRpcMessage>,
 }
 
 impl Transport<RoleServer> for RequestTransport {
@@ -27,7 +32,8 @@ impl Transport<RoleServer> for RequestTransport {
         &mut self,
         item: ServerJsonRpcMessage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        ready(self.outbound.unbounded_send(item).map_err(|_| ResponseGone))
+        let mut outbound = self.outbound.clone();
+        async move { outbound.send(item).await.map_err(|_| ResponseGone) }
     }
 
     // Ends only when the exchange holding the sender is dropped: rmcp's end-of-input path

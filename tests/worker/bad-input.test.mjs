@@ -40,11 +40,9 @@ function send(c, session) {
     ...(c.headers ?? {}),
   };
   const payload = body(c, session);
-  if (payload.length > 65536) {
-    // A server that answers (413) before reading a large body closes the connection, and a
-    // raw socket that is still writing loses the answer; fetch copes.
-    return viaFetch(c, headers, payload);
-  }
+  // A large body is declared but not sent: the answer (413) must come from the declared
+  // length alone, and a server that answers early and closes would race a client still writing.
+  const sent = payload.length > 4 * 1024 * 1024 ? Buffer.alloc(0) : payload;
   const lines = [Buffer.from(`${c.method ?? 'POST'} ${url.pathname} HTTP/1.1\r\n`)];
   for (const [name, value] of Object.entries(headers)) {
     if (value === null || name === 'content-length') continue;
@@ -55,23 +53,26 @@ function send(c, session) {
     const socket = net.connect(Number(url.port), url.hostname);
     const chunks = [];
     socket.on('data', (chunk) => chunks.push(chunk));
-    // The server may answer (413, say) and close before the whole body is written.
     const done = () => (chunks.length ? resolve(parse(Buffer.concat(chunks))) : reject(new Error(`${c.name}: no answer`)));
+    socket.on('data', () => {
+      if (complete(Buffer.concat(chunks))) socket.destroy();
+    });
     socket.on('error', done);
     socket.on('close', done);
     socket.setTimeout(10000, () => socket.destroy(new Error(`${c.name}: no answer`)));
-    socket.end(Buffer.concat([...lines, payload]));
+    socket.write(Buffer.concat([...lines, sent]));
   });
 }
 
-async function viaFetch(c, headers, payload) {
-  const { host, ...rest } = headers;
-  const response = await fetch(A.url, {
-    method: c.method ?? 'POST',
-    headers: Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null)),
-    body: payload,
-  });
-  return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+/** Whether `raw` holds a whole response (by its length or its last chunk). */
+function complete(raw) {
+  const split = raw.indexOf('\r\n\r\n');
+  if (split === -1) return false;
+  const head = raw.subarray(0, split).toString('latin1').toLowerCase();
+  const length = head.match(/\r\ncontent-length: *(\d+)/);
+  if (length) return raw.length >= split + 4 + Number(length[1]);
+  if (head.includes('transfer-encoding: chunked')) return raw.subarray(split).includes('\r\n0\r\n\r\n');
+  return false;
 }
 
 function parse(raw) {
