@@ -583,3 +583,22 @@ async fn a_handler_that_outpaces_its_client_waits_for_it() {
     assert_eq!(messages.len(), 1001, "every report, then the answer");
     assert_eq!(sent.load(Ordering::SeqCst), 1000);
 }
+
+#[tokio::test]
+async fn without_a_layer_get_is_refused_with_the_allowed_method() {
+    let service = RmcpService::new(|| {
+        Ok(Demo {
+            tool_router: Demo::tool_router(),
+            cancelled: Arc::default(),
+            sent: Arc::default(),
+        })
+    });
+    let get = Request::get("http://localhost/mcp")
+        .header("accept", "text/event-stream")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = service.oneshot(get).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(json_of(response).await["error"]["code"], -32000);
+}

@@ -81,24 +81,21 @@ impl Rejection {
         )
     }
 
-    #[cfg(feature = "rmcp")]
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
+    pub(crate) fn into_response<B>(self) -> Response<SessionBody<B>> {
+        self.into_http(SessionBody::full)
     }
 
-    /// The JSON-RPC error message, logged once here.
-    pub(crate) fn body(&self) -> String {
+    /// The refusal as a response with any body type, made by `body` from the JSON-RPC error
+    /// message; logged once here.
+    pub(crate) fn into_http<B>(self, body: impl FnOnce(String) -> B) -> Response<B> {
         tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");
-        error_body(
+        let text = error_body(
             self.id.as_deref(),
             self.code,
             &self.message,
             self.data.as_ref(),
-        )
-    }
-
-    pub(crate) fn into_response<B>(self) -> Response<SessionBody<B>> {
-        let mut response = Response::new(SessionBody::full(self.body()));
+        );
+        let mut response = Response::new(body(text));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(

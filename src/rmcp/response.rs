@@ -69,7 +69,7 @@ pub(crate) async fn respond(mut exchange: Exchange, batch: bool) -> Response<Rmc
     }
 }
 
-pub(crate) fn json(status: StatusCode, body: String) -> Response<RmcpBody> {
+fn json(status: StatusCode, body: String) -> Response<RmcpBody> {
     let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -5,10 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetExtensions};
 use rmcp::ServerHandler;
 use serde_json::Value;
@@ -16,7 +17,7 @@ use tower_service::Service;
 
 use super::exchange::{Exchange, Route, Setup};
 use super::messages::{peer_info, LogFilter};
-use super::response::{json, respond, RmcpBody};
+use super::response::{respond, RmcpBody};
 use crate::body::BoxError;
 use crate::context::McpContext;
 use crate::notify::Notifier;
@@ -114,15 +115,7 @@ where
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
         // GET streams and DELETE are the layer's.
-        let mut response = refusal(
-            StatusCode::METHOD_NOT_ALLOWED,
-            code::SERVER_ERROR,
-            "Method not allowed",
-        );
-        response
-            .headers_mut()
-            .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-        return response;
+        return refused(Rejection::method_not_allowed("POST"));
     }
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -289,7 +282,7 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
 }
 
 fn refused(rejection: Rejection) -> Response<RmcpBody> {
-    json(rejection.status(), rejection.body())
+    rejection.into_http(|text| Full::new(Bytes::from(text)).boxed_unsync())
 }
 
 fn refusal(status: StatusCode, code: i64, message: &str) -> Response<RmcpBody> {
