@@ -71,6 +71,15 @@ async fn next_within<S: Stream + Unpin>(stream: &mut S, wait: Duration) -> Optio
     }
 }
 
+/// Whether a stream ends within `wait` (items before the end are skipped).
+async fn ends_within<S: Stream + Unpin>(stream: &mut S, wait: Duration) -> bool {
+    let end = async { while stream.next().await.is_some() {} };
+    matches!(
+        select(Box::pin(end), Delay::new(wait)).await,
+        Either::Left(_)
+    )
+}
+
 fn record(ttl_ms: u64) -> SessionRecord {
     let mut record = SessionRecord::new(SessionId::generate(), "2025-11-25", now_ms(), ttl_ms);
     record.client_info = Some(json!({ "name": "contract", "version": "1" }));
@@ -161,28 +170,57 @@ async fn session_streams(hub: &dyn StreamHub) -> Result<(), ContractFailure> {
         "a fresh stream's cursor is on the standalone stream"
     );
     let mut b = hub.open_session_stream(&session, None).await.or_fail(C)?;
-    hub.publish(&Audience::Session(session.clone()), note(1))
-        .await
-        .or_fail(C)?;
-    hub.publish(&Audience::Session(session.clone()), note(2))
-        .await
-        .or_fail(C)?;
-    let mut got = Vec::new();
-    while let Some(event) = next_within(&mut a.events, SILENCE).await {
-        got.push(event);
+    ensure!(
+        C,
+        ends_within(&mut a.events, ARRIVAL).await,
+        "a stream that opens ends the one it replaces"
+    );
+    for n in 1..=2 {
+        hub.publish(&Audience::Session(session.clone()), note(n))
+            .await
+            .or_fail(C)?;
     }
-    while let Some(event) = next_within(&mut b.events, SILENCE).await {
-        got.push(event);
+    let one = next_within(&mut b.events, ARRIVAL).await;
+    let two = next_within(&mut b.events, ARRIVAL).await;
+    ensure!(
+        C,
+        one.as_ref().map(|e| e.data.clone()) == Some(note(1))
+            && two.as_ref().map(|e| e.data.clone()) == Some(note(2)),
+        "messages reach the newest stream, in order: {one:?} {two:?}"
+    );
+    let (one, two) = (
+        one.unwrap_or_else(|| unreachable!()),
+        two.unwrap_or_else(|| unreachable!()),
+    );
+    ensure!(C, one.id != two.id, "event ids are unique");
+
+    // A client whose stream died unnoticed reconnects with the last id it saw: the new stream
+    // replaces the dead one and gets what went into it.
+    hub.publish(&Audience::Session(session.clone()), note(3))
+        .await
+        .or_fail(C)?;
+    let mut c = hub
+        .open_session_stream(&session, Some(&one.id))
+        .await
+        .or_fail(C)?;
+    ensure!(
+        C,
+        ends_within(&mut b.events, ARRIVAL).await,
+        "a resuming stream ends the one it replaces"
+    );
+    let mut got = Vec::new();
+    while let Some(event) = next_within(&mut c.events, SILENCE).await {
+        got.push(event.data);
     }
     ensure!(
         C,
-        got.len() == 2,
-        "each message reaches exactly one of two open streams, got {got:?}"
+        got == vec![note(2), note(3)],
+        "the resuming stream gets everything after its id, delivered elsewhere or not: {got:?}"
     );
-    ensure!(C, got[0].id != got[1].id, "event ids are unique");
+
     let other = SessionId::generate();
     let mut foreign = hub.open_session_stream(&other, None).await.or_fail(C)?;
-    hub.publish(&Audience::Session(session.clone()), note(3))
+    hub.publish(&Audience::Session(session.clone()), note(4))
         .await
         .or_fail(C)?;
     ensure!(
@@ -355,6 +393,25 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
         next_within(&mut listener, SILENCE).await.is_none(),
         "list changes skip listeners that did not opt in"
     );
+    let streamless = SessionId::generate();
+    hub.publish(&Audience::Session(streamless.clone()), note(20))
+        .await
+        .or_fail(C)?;
+    hub.publish(&Audience::ListChanged(ListKind::Tools), note(21))
+        .await
+        .or_fail(C)?;
+    let mut late = hub
+        .open_session_stream(&streamless, None)
+        .await
+        .or_fail(C)?;
+    let buffered = next_within(&mut late.events, ARRIVAL).await.map(|e| e.data);
+    ensure!(
+        C,
+        buffered == Some(note(20)) && next_within(&mut late.events, SILENCE).await.is_none(),
+        "list changes are not buffered for sessions without a stream (got {buffered:?} first)"
+    );
+    hub.close_session(&streamless).await.or_fail(C)?;
+    while next_within(&mut s.events, SILENCE).await.is_some() {} // the list change above
 
     hub.set_subscriptions(&subscribed, &BTreeSet::new(), later)
         .await
@@ -369,7 +426,7 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
     );
 
     // Subscriptions of an abandoned session lapse with it.
-    while next_within(&mut b.events, SILENCE).await.is_some() {} // the list change above
+    while next_within(&mut b.events, SILENCE).await.is_some() {} // the list changes above
     hub.set_subscriptions(&bystander, &uris, now_ms().saturating_sub(1))
         .await
         .or_fail(C)?;

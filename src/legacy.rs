@@ -639,8 +639,13 @@ pub(crate) async fn get<B>(config: &Config, parts: http::request::Parts) -> Repl
         });
         std::future::ready(next)
     });
+    // The hub ends a stream when a newer one replaces it, when its client fell too far
+    // behind, or when the session closed: its client should come back at once (resuming with
+    // `Last-Event-ID`), not after the usual delay.
+    let tail = futures_util::stream::iter([Ok(sse::retry(sse::RESUME_AT_ONCE))]);
     let events = futures_util::stream::iter([Ok::<_, BoxError>(head)])
-        .chain(events.map(|event| Ok(sse::event(Some(&event.id), None, &event.data))));
+        .chain(events.map(|event| Ok(sse::event(Some(&event.id), None, &event.data))))
+        .chain(tail);
     sse_response(SessionBody::stream(KeepAlive::new(
         events,
         config.keep_alive,

@@ -39,6 +39,9 @@ pub(crate) fn priming(id: &EventId, retry: Duration) -> Bytes {
     ))
 }
 
+/// The reconnection delay announced before the hub ends a stream on purpose.
+pub(crate) const RESUME_AT_ONCE: Duration = Duration::from_millis(250);
+
 /// A `retry:` field alone, sent before the server closes a stream on purpose.
 pub(crate) fn retry(retry: Duration) -> Bytes {
     Bytes::from(format!("retry: {}\n\n", retry.as_millis()))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::sse::SseReader;
 use common::*;
 use http::StatusCode;
-use mcp_edge_session::{Audience, ListKind, SessionLayer};
+use mcp_edge_session::{ListKind, SessionLayer};
 use serde_json::json;
 
 fn layer_with_notifier() -> (Fixture, mcp_edge_session::Notifier) {
@@ -164,27 +164,89 @@ async fn malformed_last_event_id_is_400() {
     .await;
 }
 
+/// How a client leaves a GET stream behind before it reads a new one.
+#[derive(Clone, Copy, Debug)]
+enum Abandoned {
+    /// A second GET, dropped as soon as its headers arrived.
+    SecondAbortedBeforeReading,
+    /// A second GET, dropped after its priming event was read.
+    SecondAbortedAfterReading,
+    /// The first GET stops being read (its connection died unnoticed); the client
+    /// reconnects with `Last-Event-ID`.
+    FirstSilentlyDead,
+}
+
 #[tokio::test]
-async fn a_message_goes_to_exactly_one_stream() {
-    let (service, notifier) = layer_with_notifier();
-    let id = initialize(&service, LATEST).await;
-    let session = id.parse().unwrap();
-    let mut a = SseReader::new(send(&service, get_request(&id, None)).await);
-    let mut b = SseReader::new(send(&service, get_request(&id, None)).await);
-    a.next_event().await.unwrap();
-    b.next_event().await.unwrap();
-    notifier
-        .publish(
-            &Audience::Session(session),
-            &json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": {} }),
+async fn messages_reach_the_stream_the_client_reads_whatever_it_abandoned() {
+    for pattern in [
+        Abandoned::SecondAbortedBeforeReading,
+        Abandoned::SecondAbortedAfterReading,
+        Abandoned::FirstSilentlyDead,
+    ] {
+        let service = memory_fixture();
+        let id = initialize(&service, LATEST).await;
+        let other = initialize(&service, LATEST).await;
+        let subscribe = request_body(1, "resources/subscribe", json!({ "uri": "test://w" }));
+        send(&service, post_request(Some(&id), subscribe)).await;
+        let touch = |n| tool_call(n, "touch_resource", json!({ "uri": "test://w" }));
+
+        let mut first = SseReader::new(send(&service, get_request(&id, None)).await);
+        let cursor = first.next_event().await.unwrap().id.unwrap();
+        match pattern {
+            Abandoned::SecondAbortedBeforeReading => {
+                drop(send(&service, get_request(&id, None)).await);
+            }
+            Abandoned::SecondAbortedAfterReading => {
+                let mut second = SseReader::new(send(&service, get_request(&id, None)).await);
+                assert!(second.next_event().await.unwrap().is_priming());
+                drop(second);
+            }
+            Abandoned::FirstSilentlyDead => {}
+        }
+        // Published while the client has not yet come back: kept for it.
+        answer(
+            send(&service, post_request(Some(&other), touch(2))).await,
+            2,
         )
-        .await
-        .unwrap();
-    a.timeout = Duration::from_millis(200);
-    b.timeout = Duration::from_millis(200);
-    let delivered = usize::from(a.next_message().await.is_some())
-        + usize::from(b.next_message().await.is_some());
-    assert_eq!(delivered, 1);
+        .await;
+
+        if !matches!(pattern, Abandoned::FirstSilentlyDead) {
+            let hint = first.next_block().await.unwrap();
+            assert_eq!(
+                hint.retry,
+                Some(250),
+                "{pattern:?}: told to come back at once"
+            );
+            assert!(first.ended().await, "{pattern:?}: the replaced stream ends");
+        }
+        let mut resumed = SseReader::new(send(&service, get_request(&id, Some(&cursor))).await);
+        if matches!(pattern, Abandoned::FirstSilentlyDead) {
+            // What went into it before is unread; then it ends.
+            while first.next_block().await.is_some() {}
+            assert!(
+                first.ended().await,
+                "{pattern:?}: the dead stream is replaced"
+            );
+        }
+        answer(
+            send(&service, post_request(Some(&other), touch(3))).await,
+            3,
+        )
+        .await;
+
+        let mut updates = Vec::new();
+        resumed.timeout = Duration::from_millis(300);
+        while let Some((event, message)) = resumed.next_message().await {
+            assert_eq!(message["method"], "notifications/resources/updated");
+            updates.push(event.id.unwrap());
+        }
+        assert_eq!(
+            updates.len(),
+            2,
+            "{pattern:?}: both updates, once each: {updates:?}"
+        );
+        assert_ne!(updates[0], updates[1]);
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hub::{Audience, ListKind, ListenFilter};
+use crate::hub::{Audience, ListKind, ListenFilter, StreamKey};
 
 /// The RPC path of the hub object.
 pub(crate) const RPC_PATH: &str = "/rpc";
@@ -149,11 +149,16 @@ pub(crate) struct Attachment {
     pub(crate) kind: StreamKind,
     #[serde(default)]
     pub(crate) session: Option<String>,
+    /// The stream a session socket follows (standalone or one resumed POST stream).
+    #[serde(default)]
+    pub(crate) stream: Option<StreamKey>,
     #[serde(default)]
     pub(crate) request_id: Option<String>,
     #[serde(default)]
     pub(crate) filter: Option<WireFilter>,
-    pub(crate) opened_at_ms: u64,
+    /// Orders sockets by when they opened (see [`crate::hub::routing`]).
+    #[serde(alias = "opened_at_ms")]
+    pub(crate) opened: u64,
 }
 
 /// A frame on a stream WebSocket, hub → Worker.

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use futures_channel::{mpsc, oneshot};
 use futures_util::{stream, StreamExt};
 
+use super::log::{self, LogLimits, LoggedEvent};
 use super::{
-    Audience, Event, EventId, HubError, ListenFilter, Message, MessageStream, PendingResponse,
-    SessionStream, StreamHub, StreamKey,
+    routing, Audience, Event, EventId, HubError, ListenFilter, Message, MessageStream,
+    PendingResponse, SessionStream, StreamHub, StreamKey,
 };
 use crate::context::{now_ms, SessionId};
 
@@ -56,6 +57,8 @@ struct State {
     listeners: Vec<Listener>,
     pending: HashMap<(SessionId, String), oneshot::Sender<Message>>,
     last_sweep_ms: u64,
+    /// Orders the streams by when they opened.
+    streams_opened: u64,
 }
 
 /// How often (at most) the hub sweeps out what disconnected clients and expired sessions left
@@ -64,7 +67,7 @@ const SWEEP_INTERVAL_MS: u64 = 1000;
 
 #[derive(Debug)]
 struct SessionState {
-    next_seq: u64,
+    last_seq: u64,
     log: VecDeque<LoggedEvent>,
     streams: Vec<OpenStream>,
     subscriptions: BTreeSet<String>,
@@ -74,9 +77,7 @@ struct SessionState {
 impl Default for SessionState {
     fn default() -> Self {
         Self {
-            // Seeded from the clock: a session whose idle state was swept and comes back keeps
-            // issuing ids above the ones its client already saw.
-            next_seq: now_ms().saturating_mul(1024),
+            last_seq: log::initial_seq(now_ms()),
             log: VecDeque::new(),
             streams: Vec::new(),
             subscriptions: BTreeSet::new(),
@@ -86,15 +87,9 @@ impl Default for SessionState {
 }
 
 #[derive(Debug)]
-struct LoggedEvent {
-    event: Event,
-    at_ms: u64,
-    delivered: bool,
-}
-
-#[derive(Debug)]
 struct OpenStream {
-    keys: HashSet<StreamKey>,
+    key: StreamKey,
+    opened: u64,
     sender: mpsc::Sender<Event>,
 }
 
@@ -102,6 +97,15 @@ struct OpenStream {
 struct Listener {
     filter: ListenFilter,
     sender: mpsc::Sender<Message>,
+}
+
+impl MemoryHubConfig {
+    fn limits(&self) -> LogLimits {
+        LogLimits {
+            capacity: self.log_capacity,
+            max_age_ms: u64::try_from(self.log_max_age.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 impl MemoryHub {
@@ -154,12 +158,13 @@ impl State {
     /// and sessions left with nothing.
     fn sweep(&mut self, config: &MemoryHubConfig) {
         let now = now_ms();
+        let limits = config.limits();
         self.last_sweep_ms = now;
         self.listeners.retain(|l| !l.sender.is_closed());
         self.pending.retain(|_, sender| !sender.is_canceled());
         for session in self.sessions.values_mut() {
             session.streams.retain(|s| !s.sender.is_closed());
-            session.trim(now, config, config.log_capacity);
+            session.forget_old(now, &limits);
         }
         for sessions in self.subscribers.values_mut() {
             sessions.retain(|_, until| *until > now);
@@ -170,24 +175,23 @@ impl State {
 }
 
 impl SessionState {
-    /// Forgets events past the log's age, and the oldest ones beyond `capacity`.
-    fn trim(&mut self, now: u64, config: &MemoryHubConfig, capacity: usize) {
-        let max_age = u64::try_from(config.log_max_age.as_millis()).unwrap_or(u64::MAX);
+    /// Forgets events past the log's age.
+    fn forget_old(&mut self, now: u64, limits: &LogLimits) {
         while self
             .log
             .front()
-            .is_some_and(|e| now.saturating_sub(e.at_ms) > max_age)
-            || self.log.len() > capacity
+            .is_some_and(|e| !limits.keeps(e.at_ms, now))
         {
             self.log.pop_front();
         }
     }
 
-    /// Appends an event and hands it to one open stream that follows its stream key.
-    fn push(&mut self, event: Event, config: &MemoryHubConfig) {
+    /// Appends an event and hands it to the stream following its stream key, if one is open.
+    fn push(&mut self, event: Event, limits: &LogLimits) {
         let now = now_ms();
-        // Room for the new event.
-        self.trim(now, config, config.log_capacity.max(1) - 1);
+        self.forget_old(now, limits);
+        let overflow = limits.overflow(self.log.len());
+        self.log.drain(..overflow);
         let delivered = self.deliver(&event);
         self.log.push_back(LoggedEvent {
             event,
@@ -196,28 +200,35 @@ impl SessionState {
         });
     }
 
-    fn deliver(&mut self, event: &Event) -> bool {
-        // Newest stream first: a client that reconnected is listening on its latest stream.
-        let mut delivered = false;
-        self.streams.retain_mut(|open| {
-            if delivered || !open.keys.contains(&event.id.stream) {
-                return true;
-            }
-            match open.sender.try_send(event.clone()) {
-                Ok(()) => {
-                    delivered = true;
-                    true
-                }
-                // Closed, or too far behind: end it; the client resumes from the log.
-                Err(_) => false,
-            }
-        });
-        delivered
+    /// Applies the routing rule to the streams following `key`: the newest stays and is
+    /// returned, the older ones are dropped (which ends them).
+    fn receiver(&mut self, key: &StreamKey) -> Option<&mut OpenStream> {
+        let (following, mut others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.streams)
+            .into_iter()
+            .partition(|open| &open.key == key);
+        let (receiver, _ended) =
+            routing::newest_receives(following.into_iter().map(|s| (s.opened, s)).collect());
+        others.extend(receiver);
+        self.streams = others;
+        self.streams.last_mut().filter(|open| &open.key == key)
     }
 
-    fn next_standalone_id(&mut self) -> EventId {
-        self.next_seq += 1;
-        EventId::new(StreamKey::standalone(), self.next_seq)
+    fn deliver(&mut self, event: &Event) -> bool {
+        let Some(open) = self.receiver(&event.id.stream) else {
+            return false;
+        };
+        if open.sender.try_send(event.clone()).is_ok() {
+            return true;
+        }
+        // Closed, or too far behind: end it; the client resumes from the log.
+        self.streams.pop();
+        false
+    }
+
+    fn has_standalone_stream(&self) -> bool {
+        self.streams
+            .iter()
+            .any(|open| routing::list_change_reaches(&open.key))
     }
 
     fn is_idle(&self, now: u64) -> bool {
@@ -236,37 +247,30 @@ impl StreamHub for MemoryHub {
     ) -> Result<SessionStream, HubError> {
         let mut state = self.lock();
         state.tick(&self.shared.config);
+        state.streams_opened += 1;
+        let opened = state.streams_opened;
+        let limits = self.shared.config.limits();
         let entry = state.sessions.entry(session.clone()).or_default();
 
-        // A resumed POST stream follows only its own events; everything else is a standalone
-        // GET stream.
-        let key = after.map_or_else(StreamKey::standalone, |after| after.stream.clone());
-        let keys = HashSet::from([key]);
-        let replay: Vec<Event> = entry
-            .log
-            .iter_mut()
-            .filter(|logged| {
-                let id = &logged.event.id;
-                match after {
-                    Some(after) if id.stream == after.stream => id.seq > after.seq,
-                    _ => !logged.delivered && keys.contains(&id.stream),
-                }
-            })
-            .map(|logged| {
+        let log::Replay { positions, cursor } =
+            log::replay(&entry.log, after, entry.last_seq, now_ms(), &limits);
+        let mut replay = Vec::with_capacity(positions.len());
+        for position in positions {
+            if let Some(logged) = entry.log.get_mut(position) {
                 logged.delivered = true;
-                logged.event.clone()
-            })
-            .collect();
+                replay.push(logged.event.clone());
+            }
+        }
 
+        let key = log::followed_stream(after);
         let (sender, receiver) = mpsc::channel(self.shared.config.stream_buffer);
-        entry.streams.insert(0, OpenStream { keys, sender });
-        // Resuming from the cursor must not skip what is replayed now.
-        let cursor = after.cloned().unwrap_or_else(|| {
-            let before_replay = replay
-                .first()
-                .map_or(entry.next_seq, |first| first.id.seq.saturating_sub(1));
-            EventId::new(StreamKey::standalone(), before_replay)
+        entry.streams.push(OpenStream {
+            key: key.clone(),
+            opened,
+            sender,
         });
+        // Ends the stream this one replaces.
+        entry.receiver(&key);
         tracing::debug!(session = %session.log_tag(), replayed = replay.len(), "session stream opened");
         Ok(SessionStream {
             cursor,
@@ -297,15 +301,21 @@ impl StreamHub for MemoryHub {
                         .collect()
                 })
             }
-            Audience::ListChanged(_) => state.sessions.keys().cloned().collect(),
+            Audience::ListChanged(_) => state
+                .sessions
+                .iter()
+                .filter(|(_, session)| session.has_standalone_stream())
+                .map(|(id, _)| id.clone())
+                .collect(),
         };
+        let limits = config.limits();
         for id in sessions {
             let session = state.sessions.entry(id).or_default();
             let event = Event {
-                id: session.next_standalone_id(),
+                id: log::next_standalone_id(&mut session.last_seq),
                 data: message.clone(),
             };
-            session.push(event, config);
+            session.push(event, &limits);
         }
         state.listeners.retain_mut(|listener| {
             !listener.filter.admits(audience) || listener.sender.try_send(message.clone()).is_ok()
@@ -317,7 +327,7 @@ impl StreamHub for MemoryHub {
     async fn record(&self, session: &SessionId, event: Event) -> Result<(), HubError> {
         let mut state = self.lock();
         let entry = state.sessions.entry(session.clone()).or_default();
-        entry.push(event, &self.shared.config);
+        entry.push(event, &self.shared.config.limits());
         Ok(())
     }
 

@@ -6,7 +6,9 @@
 //! responses to the server-to-client requests that wait for them.
 
 mod event;
+pub mod log;
 mod memory;
+pub mod routing;
 
 pub use event::{Event, EventId, InvalidEventId, StreamKey};
 pub use memory::{MemoryHub, MemoryHubConfig};
@@ -41,9 +43,8 @@ pub enum Audience {
     Session(SessionId),
     /// Every legacy session subscribed to the URI and every listener that asked for it.
     ResourceSubscribers(String),
-    /// Every session and every listener that opted into this list's changes. The memory hub
-    /// also buffers it for sessions without an open stream; the Durable Object hub reaches
-    /// the sessions that have a stream open (a client re-lists when it reconnects anyway).
+    /// Every session with its standalone stream open and every listener that opted into this
+    /// list's changes (see [`routing::list_change_reaches`]).
     ListChanged(ListKind),
 }
 
@@ -168,7 +169,8 @@ impl HubError {
 pub trait StreamHub: Send + Sync + 'static {
     /// Opens a GET stream of a legacy session. With `after`, first replays the events of that
     /// event's stream that came after it; without, first delivers what was buffered while no
-    /// stream was open. Every message is delivered to exactly one open stream.
+    /// stream was open (the rules: [`log::replay`]). The stream replaces the one following the
+    /// same stream, which ends; every message goes to one stream ([`routing`]).
     async fn open_session_stream(
         &self,
         session: &SessionId,

@@ -98,10 +98,18 @@ where
     }
 
     /// Whether the stream ended (rather than staying open) within the timeout.
+    /// Whether the stream ends with no further event (a closing `retry:` hint or comment is
+    /// not an event).
     pub async fn ended(&mut self) -> bool {
-        match tokio::time::timeout(self.timeout, self.body.frame()).await {
-            Ok(None) => true,
-            Ok(Some(_)) | Err(_) => false,
+        loop {
+            match tokio::time::timeout(self.timeout, self.body.frame()).await {
+                Ok(None) => return true,
+                Ok(Some(Ok(frame))) => match frame.data_ref() {
+                    Some(bytes) if bytes.windows(5).any(|w| w == b"data:") => return false,
+                    _ => continue,
+                },
+                Ok(Some(Err(_))) | Err(_) => return false,
+            }
         }
     }
 
