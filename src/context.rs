@@ -1,6 +1,5 @@
 //! What the layer knows about a request's client, handed to the inner service.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -146,8 +145,6 @@ pub struct McpContext {
     /// The minimum severity the client wants for `notifications/message`; `None` means the
     /// client never asked (stateless: the server must not log to it at all).
     pub log_level: Option<LogLevel>,
-    /// Resource URIs the session subscribed to.
-    pub subscriptions: BTreeSet<String>,
     /// The authenticated principal the session is bound to, if principal binding is on.
     pub principal: Option<String>,
 }
@@ -181,9 +178,6 @@ pub struct SessionRecord {
     /// Set by `logging/setLevel`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<LogLevel>,
-    /// Set by `resources/subscribe` and `resources/unsubscribe`.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub subscriptions: BTreeSet<String>,
     /// The principal the session is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
@@ -207,7 +201,6 @@ impl SessionRecord {
             client_info: None,
             client_capabilities: Value::Object(Default::default()),
             log_level: None,
-            subscriptions: BTreeSet::new(),
             principal: None,
             created_at_ms: now_ms,
             expires_at_ms: now_ms.saturating_add(ttl_ms),
@@ -234,7 +227,6 @@ impl SessionRecord {
             client_info: self.client_info.clone(),
             client_capabilities: self.client_capabilities.clone(),
             log_level: self.log_level,
-            subscriptions: self.subscriptions.clone(),
             principal: self.principal.clone(),
         }
     }
@@ -292,7 +284,7 @@ mod tests {
     #[test]
     fn record_round_trips() {
         let mut record = SessionRecord::new(SessionId::generate(), "2025-11-25", 5, 10);
-        record.subscriptions.insert("test://a".into());
+        record.log_level = Some(LogLevel::Notice);
         let json = serde_json::to_string(&record).unwrap();
         assert_eq!(
             serde_json::from_str::<SessionRecord>(&json).unwrap(),

@@ -12,7 +12,6 @@
 //! # }
 //! ```
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_timer::Delay;
@@ -105,15 +104,34 @@ pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure
         "create then load round-trips: {loaded:?}"
     );
 
-    let mut changed = original.clone();
-    changed.log_level = Some(LogLevel::Error);
-    changed.subscriptions.insert("test://a".into());
-    store.update(&changed).await.or_fail(C)?;
+    // Two changes from requests that loaded the same record: neither undoes the other.
+    let mut extended = original.clone();
+    extended.expires_at_ms += 60_000;
+    store
+        .set_log_level(&original, LogLevel::Error)
+        .await
+        .or_fail(C)?;
+    store.extend(&extended).await.or_fail(C)?;
     let loaded = store.load(&original.id).await.or_fail(C)?;
     ensure!(
         C,
-        loaded.as_ref() == Some(&changed),
-        "update replaces the record: {loaded:?}"
+        loaded.as_ref().map(|r| (r.log_level, r.expires_at_ms))
+            == Some((Some(LogLevel::Error), extended.expires_at_ms)),
+        "an extension keeps a log level set from the same loaded record: {loaded:?}"
+    );
+    let mut stale = original.clone();
+    stale.expires_at_ms += 120_000;
+    store.extend(&stale).await.or_fail(C)?;
+    store
+        .set_log_level(&extended, LogLevel::Debug)
+        .await
+        .or_fail(C)?;
+    let loaded = store.load(&original.id).await.or_fail(C)?;
+    ensure!(
+        C,
+        loaded.as_ref().map(|r| (r.log_level, r.expires_at_ms))
+            == Some((Some(LogLevel::Debug), stale.expires_at_ms)),
+        "a log level set from a record loaded before an extension keeps the extension: {loaded:?}"
     );
 
     let other = record(600_000);
@@ -130,6 +148,16 @@ pub async fn check_store(store: &dyn SessionStore) -> Result<(), ContractFailure
         "delete touches only its record"
     );
     store.delete(&original.id).await.or_fail(C)?;
+    store.extend(&stale).await.or_fail(C)?;
+    store
+        .set_log_level(&original, LogLevel::Info)
+        .await
+        .or_fail(C)?;
+    ensure!(
+        C,
+        store.load(&original.id).await.or_fail(C)?.is_none(),
+        "changes that were in flight during a delete do not bring the session back"
+    );
 
     let mut expired = record(600_000);
     expired.expires_at_ms = now_ms().saturating_sub(1);
@@ -329,10 +357,13 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
     let uri = format!("test://contract/{}", SessionId::generate());
     let (subscribed, bystander) = (SessionId::generate(), SessionId::generate());
     let later = now_ms() + 600_000;
-    let uris: BTreeSet<String> = [uri.clone()].into();
-    hub.set_subscriptions(&subscribed, &uris, later)
-        .await
-        .or_fail(C)?;
+    ensure!(
+        C,
+        hub.subscribe(&subscribed, &uri, later, 2)
+            .await
+            .or_fail(C)?,
+        "a session below its limit subscribes"
+    );
     let mut s = hub
         .open_session_stream(&subscribed, None)
         .await
@@ -413,9 +444,7 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
     hub.close_session(&streamless).await.or_fail(C)?;
     while next_within(&mut s.events, SILENCE).await.is_some() {} // the list change above
 
-    hub.set_subscriptions(&subscribed, &BTreeSet::new(), later)
-        .await
-        .or_fail(C)?;
+    hub.unsubscribe(&subscribed, &uri).await.or_fail(C)?;
     hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(3))
         .await
         .or_fail(C)?;
@@ -427,7 +456,10 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
 
     // Subscriptions of an abandoned session lapse with it.
     while next_within(&mut b.events, SILENCE).await.is_some() {} // the list changes above
-    hub.set_subscriptions(&bystander, &uris, now_ms().saturating_sub(1))
+    hub.subscribe(&bystander, &uri, now_ms() + 600_000, 2)
+        .await
+        .or_fail(C)?;
+    hub.extend_subscriptions(&bystander, now_ms().saturating_sub(1))
         .await
         .or_fail(C)?;
     hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(4))
@@ -438,6 +470,42 @@ async fn subscriptions_and_listeners(hub: &dyn StreamHub) -> Result<(), Contract
         next_within(&mut b.events, SILENCE).await.is_none(),
         "lapsed subscriptions get no updates"
     );
+
+    // The limit counts a session's subscriptions, and an extension keeps them all.
+    let (first, second, third) = (format!("{uri}/1"), format!("{uri}/2"), format!("{uri}/3"));
+    let limited = SessionId::generate();
+    let mut l = hub.open_session_stream(&limited, None).await.or_fail(C)?;
+    for (uri, expected) in [
+        (&first, true),
+        (&second, true),
+        (&first, true),
+        (&third, false),
+    ] {
+        let subscribed = hub.subscribe(&limited, uri, later, 2).await.or_fail(C)?;
+        ensure!(
+            C,
+            subscribed == expected,
+            "subscribing {uri} with limit 2 answers {expected}"
+        );
+    }
+    hub.extend_subscriptions(&limited, later + 60_000)
+        .await
+        .or_fail(C)?;
+    for (uri, n) in [(&first, 5), (&second, 6), (&third, 7)] {
+        hub.publish(&Audience::ResourceSubscribers(uri.clone()), note(n))
+            .await
+            .or_fail(C)?;
+    }
+    let mut got = Vec::new();
+    while let Some(event) = next_within(&mut l.events, SILENCE).await {
+        got.push(event.data);
+    }
+    ensure!(
+        C,
+        got == vec![note(5), note(6)],
+        "a session at its limit keeps what it had and gains nothing: {got:?}"
+    );
+    hub.close_session(&limited).await.or_fail(C)?;
     hub.close_session(&subscribed).await.or_fail(C)?;
     hub.close_session(&bystander).await.or_fail(C)?;
     Ok(())

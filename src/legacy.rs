@@ -108,7 +108,6 @@ where
             .capabilities
             .unwrap_or_else(|| Value::Object(Default::default())),
         log_level: None,
-        subscriptions: Default::default(),
         principal,
     };
     parts.extensions.insert(context.clone());
@@ -207,17 +206,15 @@ async fn load_session(
         record.expires_at_ms = now.saturating_add(ttl);
         // The session is still alive until its old expiry: a failed extension is logged and
         // the request served anyway.
-        if let Err(error) = config.store.update(&record).await {
+        if let Err(error) = config.store.extend(&record).await {
             tracing::warn!(%error, session = %record.id.log_tag(), "could not extend session");
-        } else if !record.subscriptions.is_empty() {
-            // Subscriptions lapse with the session; extend them with it.
-            let extended = config
-                .hub
-                .set_subscriptions(&record.id, &record.subscriptions, record.expires_at_ms)
-                .await;
-            if let Err(error) = extended {
-                tracing::warn!(%error, session = %record.id.log_tag(), "could not extend subscriptions");
-            }
+        } else if let Err(error) = config
+            .hub
+            .extend_subscriptions(&record.id, record.expires_at_ms)
+            .await
+        {
+            // Subscriptions lapse with the session unless extended with it.
+            tracing::warn!(%error, session = %record.id.log_tag(), "could not extend subscriptions");
         }
     }
     Ok(record)
@@ -473,14 +470,14 @@ struct SetLevelParams {
     level: LogLevel,
 }
 
-/// `logging/setLevel`: the level is part of the session record.
+/// `logging/setLevel`: the level is part of the session record, set by one store operation.
 async fn set_level<S, B>(
     config: &Config,
     inner: S,
     parts: http::request::Parts,
     bytes: Bytes,
     message: &Envelope,
-    mut record: SessionRecord,
+    record: SessionRecord,
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
@@ -500,8 +497,7 @@ where
         Verdict::Record(reply) => reply,
         Verdict::PassOn(refusal) => return Ok(refusal),
     };
-    record.log_level = Some(level);
-    if let Err(error) = config.store.update(&record).await {
+    if let Err(error) = config.store.set_log_level(&record, level).await {
         return Ok(Rejection::unavailable(&error)
             .with_id(Some(id))
             .into_response());
@@ -514,15 +510,16 @@ struct SubscribeParams {
     uri: String,
 }
 
-/// `resources/subscribe` and `resources/unsubscribe`: kept in the record and in the hub's
-/// subscription index, so `Notifier::resource_updated` finds the session.
+/// `resources/subscribe` and `resources/unsubscribe`: the hub owns subscriptions (next to the
+/// index `Notifier::resource_updated` uses); the inner service sees the request first and may
+/// refuse it.
 async fn set_subscription<S, B>(
     config: &Config,
     inner: S,
     parts: http::request::Parts,
     bytes: Bytes,
     message: &Envelope,
-    mut record: SessionRecord,
+    record: SessionRecord,
     subscribe: bool,
 ) -> Result<Reply<B>, S::Error>
 where
@@ -535,48 +532,33 @@ where
     let Ok(SubscribeParams { uri }) = message.params_as() else {
         return Ok(invalid_params(id, "Invalid params: uri must be a string"));
     };
-    if subscribe
-        && !record.subscriptions.contains(&uri)
-        && record.subscriptions.len() >= config.max_subscriptions
-    {
-        return Ok(invalid_params(
-            id,
-            "Invalid params: this session has as many subscriptions as it may",
-        ));
-    }
     let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
     let reply = match verdict(buffered, id) {
         Verdict::Record(reply) => reply,
         Verdict::PassOn(refusal) => return Ok(refusal),
     };
-    let previous = record.subscriptions.clone();
-    if subscribe {
-        record.subscriptions.insert(uri);
-    } else {
-        record.subscriptions.remove(&uri);
-    }
-    if record.subscriptions == previous {
-        return Ok(reply);
-    }
     let hub = &config.hub;
-    if let Err(error) = hub
-        .set_subscriptions(&record.id, &record.subscriptions, record.expires_at_ms)
+    let changed = if subscribe {
+        hub.subscribe(
+            &record.id,
+            &uri,
+            record.expires_at_ms,
+            config.max_subscriptions,
+        )
         .await
-    {
-        return Ok(Rejection::unavailable(&error)
+    } else {
+        hub.unsubscribe(&record.id, &uri).await.map(|()| true)
+    };
+    match changed {
+        Ok(true) => Ok(reply),
+        Ok(false) => Ok(invalid_params(
+            id,
+            "Invalid params: this session has as many subscriptions as it may",
+        )),
+        Err(error) => Ok(Rejection::unavailable(&error)
             .with_id(Some(id))
-            .into_response());
+            .into_response()),
     }
-    if let Err(error) = config.store.update(&record).await {
-        // Undo the index change so hub and store keep agreeing.
-        let _ = hub
-            .set_subscriptions(&record.id, &previous, record.expires_at_ms)
-            .await;
-        return Ok(Rejection::unavailable(&error)
-            .with_id(Some(id))
-            .into_response());
-    }
-    Ok(reply)
 }
 
 fn invalid_params<B>(id: &RawValue, message: &'static str) -> Reply<B> {

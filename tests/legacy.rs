@@ -424,13 +424,12 @@ async fn set_level_passes_through_an_inner_answer() {
 }
 
 #[tokio::test]
-async fn subscriptions_are_recorded() {
+async fn subscriptions_are_one_hub_call_and_no_store_write() {
     let store = CountingStore::default();
-    let service = fixture(SessionLayer::new(
-        store.clone(),
-        mcp_edge_session::MemoryHub::new(),
-    ));
+    let hub = CountingHub::default();
+    let service = fixture(SessionLayer::new(store.clone(), hub.clone()));
     let id = initialize(&service, LATEST).await;
+    let (writes, calls) = (store.counts.writes(), hub.calls());
     let subscribe = request_body(
         1,
         "resources/subscribe",
@@ -440,13 +439,7 @@ async fn subscriptions_are_recorded() {
         answer(send(&service, post_request(Some(&id), subscribe)).await, 1).await["result"],
         json!({})
     );
-    let record = store
-        .inner
-        .load(&id.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(record.subscriptions.contains("test://watched-resource"));
+    assert_eq!((store.counts.writes(), hub.calls()), (writes, calls + 1));
 
     let unsubscribe = request_body(
         2,
@@ -461,13 +454,7 @@ async fn subscriptions_are_recorded() {
         .await["result"],
         json!({})
     );
-    let record = store
-        .inner
-        .load(&id.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(record.subscriptions.is_empty());
+    assert_eq!((store.counts.writes(), hub.calls()), (writes, calls + 2));
 
     let bad = request_body(3, "resources/subscribe", json!({ "url": "oops" }));
     assert_rejected(

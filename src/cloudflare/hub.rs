@@ -3,7 +3,6 @@
 //!
 //! [`McpSessionHub`]: super::McpSessionHub
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -239,16 +238,38 @@ impl StreamHub for DurableObjectHub {
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }
 
-    async fn set_subscriptions(
+    async fn subscribe(
         &self,
         session: &SessionId,
-        uris: &BTreeSet<String>,
-        expires_at_ms: u64,
-    ) -> Result<(), HubError> {
-        let call = Call::Subscriptions {
+        uri: &str,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<bool, HubError> {
+        let call = Call::Subscribe {
             session: session.to_string(),
-            uris: uris.clone(),
-            expires_at_ms,
+            uri: uri.to_owned(),
+            until_ms,
+            limit,
+        };
+        Ok(self.call_on(self.shard_of(session)?, &call).await?.done)
+    }
+
+    async fn unsubscribe(&self, session: &SessionId, uri: &str) -> Result<(), HubError> {
+        let call = Call::Unsubscribe {
+            session: session.to_string(),
+            uri: uri.to_owned(),
+        };
+        self.call_on(self.shard_of(session)?, &call).await.map(drop)
+    }
+
+    async fn extend_subscriptions(
+        &self,
+        session: &SessionId,
+        until_ms: u64,
+    ) -> Result<(), HubError> {
+        let call = Call::ExtendSubscriptions {
+            session: session.to_string(),
+            until_ms,
         };
         self.call_on(self.shard_of(session)?, &call).await.map(drop)
     }
@@ -292,9 +313,6 @@ impl StreamHub for DurableObjectHub {
             request_id: request_id.to_owned(),
             data: message.to_string(),
         };
-        Ok(self
-            .call_on(self.shard_of(session)?, &call)
-            .await?
-            .delivered)
+        Ok(self.call_on(self.shard_of(session)?, &call).await?.done)
     }
 }

@@ -35,10 +35,20 @@ pub(crate) enum Call {
         id: String,
         data: String,
     },
-    Subscriptions {
+    /// Answers `done: false` when the session is at its limit.
+    Subscribe {
         session: String,
-        uris: BTreeSet<String>,
-        expires_at_ms: u64,
+        uri: String,
+        until_ms: u64,
+        limit: usize,
+    },
+    Unsubscribe {
+        session: String,
+        uri: String,
+    },
+    ExtendSubscriptions {
+        session: String,
+        until_ms: u64,
     },
     Close {
         session: String,
@@ -53,8 +63,9 @@ pub(crate) enum Call {
 /// The answer to a [`Call`].
 #[derive(Serialize, Deserialize, Debug, Default)]
 pub(crate) struct Reply {
-    #[serde(default)]
-    pub(crate) delivered: bool,
+    /// Whether a message reached a stream (or a waiting request), or a subscription was made.
+    #[serde(default, alias = "delivered")]
+    pub(crate) done: bool,
 }
 
 /// A broadcast audience.

@@ -331,30 +331,68 @@ impl StreamHub for MemoryHub {
         Ok(())
     }
 
-    async fn set_subscriptions(
+    async fn subscribe(
         &self,
         session: &SessionId,
-        uris: &BTreeSet<String>,
-        expires_at_ms: u64,
-    ) -> Result<(), HubError> {
+        uri: &str,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<bool, HubError> {
         let mut state = self.lock();
         let state = &mut *state;
         let entry = state.sessions.entry(session.clone()).or_default();
-        for uri in entry.subscriptions.difference(uris) {
-            if let Some(sessions) = state.subscribers.get_mut(uri) {
-                sessions.remove(session);
-            }
+        if entry.subscribed_until_ms <= now_ms() {
+            entry.subscriptions.clear(); // lapsed
         }
-        for uri in uris {
+        if !entry.subscriptions.contains(uri) && entry.subscriptions.len() >= limit {
+            return Ok(false);
+        }
+        entry.subscriptions.insert(uri.to_owned());
+        entry.subscribed_until_ms = until_ms;
+        for uri in &entry.subscriptions {
             state
                 .subscribers
                 .entry(uri.clone())
                 .or_default()
-                .insert(session.clone(), expires_at_ms);
+                .insert(session.clone(), until_ms);
         }
-        state.subscribers.retain(|_, sessions| !sessions.is_empty());
-        entry.subscriptions = uris.clone();
-        entry.subscribed_until_ms = expires_at_ms;
+        Ok(true)
+    }
+
+    async fn unsubscribe(&self, session: &SessionId, uri: &str) -> Result<(), HubError> {
+        let mut state = self.lock();
+        if let Some(entry) = state.sessions.get_mut(session) {
+            entry.subscriptions.remove(uri);
+        }
+        if let Some(sessions) = state.subscribers.get_mut(uri) {
+            sessions.remove(session);
+            if sessions.is_empty() {
+                state.subscribers.remove(uri);
+            }
+        }
+        Ok(())
+    }
+
+    async fn extend_subscriptions(
+        &self,
+        session: &SessionId,
+        until_ms: u64,
+    ) -> Result<(), HubError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(entry) = state.sessions.get_mut(session) else {
+            return Ok(());
+        };
+        entry.subscribed_until_ms = until_ms;
+        for uri in &entry.subscriptions {
+            if let Some(until) = state
+                .subscribers
+                .get_mut(uri)
+                .and_then(|sessions| sessions.get_mut(session))
+            {
+                *until = until_ms;
+            }
+        }
         Ok(())
     }
 

@@ -188,15 +188,27 @@ pub trait StreamHub: Send + Sync + 'static {
     /// that resumes that stream with GET + `Last-Event-ID` (delivered at once if one has).
     async fn record(&self, session: &SessionId, event: Event) -> Result<(), HubError>;
 
-    /// Sets the resource URIs a session is subscribed to (replacing the previous set) and how
-    /// long they hold: subscriptions lapse with the session unless set again, so sessions that
-    /// are abandoned without DELETE do not stay in the index. The layer sets them again when it
-    /// extends a subscribed session.
-    async fn set_subscriptions(
+    /// Subscribes a session to a resource URI until `until_ms`. The hub is the one owner of
+    /// subscriptions: they hold until unsubscribed, until the session closes, or until they
+    /// lapse (a session abandoned without DELETE leaves nothing behind; the layer extends them
+    /// with the session). `false`, with nothing changed, when the session already has `limit`
+    /// other subscriptions.
+    async fn subscribe(
         &self,
         session: &SessionId,
-        uris: &BTreeSet<String>,
-        expires_at_ms: u64,
+        uri: &str,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<bool, HubError>;
+
+    /// Ends a session's subscription to a resource URI (none is not an error).
+    async fn unsubscribe(&self, session: &SessionId, uri: &str) -> Result<(), HubError>;
+
+    /// Makes a session's subscriptions, if it has any, hold until `until_ms`.
+    async fn extend_subscriptions(
+        &self,
+        session: &SessionId,
+        until_ms: u64,
     ) -> Result<(), HubError>;
 
     /// Ends a session's streams and forgets its log, subscriptions and pending requests.

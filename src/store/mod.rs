@@ -7,7 +7,7 @@ pub use memory::MemoryStore;
 
 use async_trait::async_trait;
 
-use crate::context::{SessionId, SessionRecord};
+use crate::context::{LogLevel, SessionId, SessionRecord};
 
 /// A store backend failed; the layer answers 503 and keeps the session as it was.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +46,12 @@ impl StoreError {
 /// Persistence of legacy session records.
 ///
 /// Expired equals absent: `load` returns `Ok(None)` for a record past its `expires_at_ms`.
-/// `update` replaces the whole record and should not recreate a deleted one; stores without
-/// conditional writes (Workers KV) make that best-effort, and two concurrent changes to one
-/// session (log level and a subscription at the same instant) may lose one of them.
+/// A record is written whole once, at `initialize`; after that each change is one operation
+/// that touches only what it changes (the expiry, the log level), so two changes made at once
+/// on different isolates or processes never undo each other, and no change brings back a
+/// deleted session. Stores without conditional writes (Workers KV) make the last point
+/// best-effort and say what remains. (Resource subscriptions are not here: the
+/// [`StreamHub`](crate::StreamHub) owns them, next to the index that broadcasts use.)
 /// Implementations must be dyn-compatible (`Arc<dyn SessionStore>`) and their futures `Send`.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
@@ -58,8 +61,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Loads a live record.
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError>;
 
-    /// Replaces a record (log level, subscriptions, expiry).
-    async fn update(&self, record: &SessionRecord) -> Result<(), StoreError>;
+    /// Extends a live session's life to `record.expires_at_ms` (`record` is the session as
+    /// loaded, with its new expiry). Nothing else of the stored record changes.
+    async fn extend(&self, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Sets a live session's log level (`record` is the session as loaded).
+    async fn set_log_level(
+        &self,
+        record: &SessionRecord,
+        level: LogLevel,
+    ) -> Result<(), StoreError>;
 
     /// Deletes a record; deleting an absent record is not an error.
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError>;

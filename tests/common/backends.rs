@@ -1,6 +1,5 @@
 //! Backends for tests: memory backends that count their calls, and ones that always fail.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use mcp_edge_session::hub::{
 };
 use mcp_edge_session::store::StoreError;
 use mcp_edge_session::{
-    Audience, MemoryHub, MemoryStore, SessionId, SessionRecord, SessionStore, StreamHub,
+    Audience, LogLevel, MemoryHub, MemoryStore, SessionId, SessionRecord, SessionStore, StreamHub,
 };
 
 #[derive(Debug, Default)]
@@ -45,9 +44,17 @@ impl SessionStore for CountingStore {
         self.counts.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(id).await
     }
-    async fn update(&self, record: &SessionRecord) -> Result<(), StoreError> {
+    async fn extend(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.update(record).await
+        self.inner.extend(record).await
+    }
+    async fn set_log_level(
+        &self,
+        record: &SessionRecord,
+        level: LogLevel,
+    ) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.set_log_level(record, level).await
     }
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
@@ -93,14 +100,23 @@ impl StreamHub for CountingHub {
         self.tick();
         self.inner.record(s, event).await
     }
-    async fn set_subscriptions(
+    async fn subscribe(
         &self,
         s: &SessionId,
-        uris: &BTreeSet<String>,
+        uri: &str,
         until: u64,
-    ) -> Result<(), HubError> {
+        limit: usize,
+    ) -> Result<bool, HubError> {
         self.tick();
-        self.inner.set_subscriptions(s, uris, until).await
+        self.inner.subscribe(s, uri, until, limit).await
+    }
+    async fn unsubscribe(&self, s: &SessionId, uri: &str) -> Result<(), HubError> {
+        self.tick();
+        self.inner.unsubscribe(s, uri).await
+    }
+    async fn extend_subscriptions(&self, s: &SessionId, until: u64) -> Result<(), HubError> {
+        self.tick();
+        self.inner.extend_subscriptions(s, until).await
     }
     async fn close_session(&self, s: &SessionId) -> Result<(), HubError> {
         self.tick();
@@ -133,7 +149,10 @@ impl SessionStore for FailingStore {
     async fn load(&self, _: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         Err(StoreError::unavailable("store down"))
     }
-    async fn update(&self, _: &SessionRecord) -> Result<(), StoreError> {
+    async fn extend(&self, _: &SessionRecord) -> Result<(), StoreError> {
+        Err(StoreError::unavailable("store down"))
+    }
+    async fn set_log_level(&self, _: &SessionRecord, _: LogLevel) -> Result<(), StoreError> {
         Err(StoreError::unavailable("store down"))
     }
     async fn delete(&self, _: &SessionId) -> Result<(), StoreError> {
@@ -167,12 +186,13 @@ impl StreamHub for FailingHub {
     async fn record(&self, _: &SessionId, _: Event) -> Result<(), HubError> {
         Err(down())
     }
-    async fn set_subscriptions(
-        &self,
-        _: &SessionId,
-        _: &BTreeSet<String>,
-        _: u64,
-    ) -> Result<(), HubError> {
+    async fn subscribe(&self, _: &SessionId, _: &str, _: u64, _: usize) -> Result<bool, HubError> {
+        Err(down())
+    }
+    async fn unsubscribe(&self, _: &SessionId, _: &str) -> Result<(), HubError> {
+        Err(down())
+    }
+    async fn extend_subscriptions(&self, _: &SessionId, _: u64) -> Result<(), HubError> {
         Err(down())
     }
     async fn close_session(&self, _: &SessionId) -> Result<(), HubError> {

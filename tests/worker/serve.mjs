@@ -6,7 +6,13 @@
 // A third script ("c") runs the same Worker against a hub that always fails, to show that
 // plain POSTs keep working when streams cannot.
 //
+// Local KV takes any number of writes; Cloudflare's takes one write per second per key and
+// refuses the next with 429. The Workers see the namespace through a wrapper that does the
+// same (shared by all isolates: it keeps the time of each key's last write in KV itself), unless
+// `--no-kv-write-limit` is given.
+//
 //   node tests/worker/serve.mjs --port-a 8787 --port-b 8788 --port-c 8789 [--persist DIR]
+//     [--build DIR] [--no-kv-write-limit]
 //
 // Prints one line `ready A_URL B_URL C_URL` when all listen, then runs until killed.
 import path from "node:path";
@@ -21,6 +27,7 @@ const { values } = parseArgs({
     "port-c": { type: "string", default: "8789" },
     persist: { type: "string" },
     build: { type: "string" },
+    "no-kv-write-limit": { type: "boolean", default: false },
   },
 });
 
@@ -31,6 +38,41 @@ const { Miniflare } = await import(pathToFileURL(createRequire(workerPackage).re
 const build = path.resolve(values.build ?? path.join(here, "../../examples/worker/build"));
 const host = "127.0.0.1";
 
+const KV_NAMESPACE = "mcp-edge-session-sessions";
+
+// Cloudflare KV's per-key write limit, as a wrapped binding around the real namespace.
+const rateLimitedKv = {
+  name: "rate-limited-kv",
+  modules: true,
+  kvNamespaces: { KV: KV_NAMESPACE },
+  script: `
+    const WINDOW_MS = 1000;
+    export default function ({ KV }) {
+      async function oneWritePerSecond(key) {
+        const marker = "__last-write:" + key;
+        const last = Number(await KV.get(marker));
+        const now = Date.now();
+        if (last && now - last < WINDOW_MS) {
+          throw new Error("KV PUT failed: 429 Too Many Requests");
+        }
+        await KV.put(marker, String(now), { expirationTtl: 60 });
+      }
+      return {
+        get: (key, options) => KV.get(key, options),
+        getWithMetadata: (key, options) => KV.getWithMetadata(key, options),
+        list: (options) => KV.list(options),
+        async put(key, value, options) {
+          await oneWritePerSecond(key);
+          return KV.put(key, value, options);
+        },
+        async delete(key) {
+          await oneWritePerSecond(key);
+          return KV.delete(key);
+        },
+      };
+    }`,
+};
+
 function worker(name, port, hub) {
   return {
     name,
@@ -40,7 +82,14 @@ function worker(name, port, hub) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["enable_request_signal"],
-    kvNamespaces: { TMCP_SESSION_INFO: "mcp-edge-session-sessions" },
+    // The backend contract (a test route) checks what the store guarantees with back-to-back
+    // writes, so it gets the namespace without the write limit.
+    ...(values["no-kv-write-limit"]
+      ? { kvNamespaces: { TMCP_SESSION_INFO: KV_NAMESPACE, MCP_CONTRACT_KV: KV_NAMESPACE } }
+      : {
+          kvNamespaces: { MCP_CONTRACT_KV: KV_NAMESPACE },
+          wrappedBindings: { TMCP_SESSION_INFO: { scriptName: "rate-limited-kv" } },
+        }),
     durableObjects: {
       TMCP_DURABLE_OBJECT: hub ?? { className: "McpSessionHub", useSQLite: true },
     },
@@ -58,6 +107,7 @@ const mf = new Miniflare({
   durableObjectsPersist: persist && path.join(persist, "do"),
   workers: [
     worker("a", values["port-a"]),
+    rateLimitedKv,
     worker("b", values["port-b"], { className: "McpSessionHub", scriptName: "a" }),
     worker("c", values["port-c"], { className: "BrokenHub", scriptName: "broken" }),
     {

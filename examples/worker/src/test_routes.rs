@@ -37,9 +37,14 @@ pub(crate) async fn serve(
         return json(404, &serde_json::json!({ "error": "not found" }));
     }
     match route {
-        // The backend contract, run against Workers KV and the hub Durable Object.
+        // The backend contract, run against Workers KV and the hub Durable Object. It writes
+        // keys back to back, so it uses the namespace without the simulated write limit
+        // (`MCP_CONTRACT_KV`) when the test server binds one.
         "contract" => {
-            let store = KvSessionStore::new(env.kv(&Bindings::default().kv)?);
+            let kv = env
+                .kv("MCP_CONTRACT_KV")
+                .or_else(|_| env.kv(&Bindings::default().kv))?;
+            let store = KvSessionStore::new(kv);
             let store_result = contract::check_store(&store).await;
             let hub_result = contract::check_hub(&hub(env)?).await;
             let outcome = |r: Result<(), contract::ContractFailure>| {

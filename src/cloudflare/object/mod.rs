@@ -123,7 +123,7 @@ impl McpSessionHub {
     }
 
     async fn call(&self, call: Call) -> Result<Reply> {
-        let delivered = match call {
+        let done = match call {
             Call::Publish { session, data } => self.publish(&session, Message::from(data)).await?,
             Call::Broadcast { audience, data } => {
                 let data = Message::from(data);
@@ -155,19 +155,24 @@ impl McpSessionHub {
                 };
                 self.record(&session, event).await?
             }
-            Call::Subscriptions {
+            Call::Subscribe {
                 session,
-                uris,
-                expires_at_ms,
-            } => {
-                self.set_subscriptions(&session, uris, expires_at_ms)
-                    .await?;
+                uri,
+                until_ms,
+                limit,
+            } => self.subscribe(&session, uri, until_ms, limit).await?,
+            Call::Unsubscribe { session, uri } => {
+                self.unsubscribe(&session, &uri).await?;
+                true
+            }
+            Call::ExtendSubscriptions { session, until_ms } => {
+                self.extend_subscriptions(&session, until_ms).await?;
                 true
             }
             Call::Close { session } => {
                 self.close_sockets(&session);
                 self.forget_log(&session).await?;
-                self.set_subscriptions(&session, BTreeSet::new(), 0).await?;
+                self.forget_subscriptions(&session).await?;
                 true
             }
             Call::Respond {
@@ -176,7 +181,7 @@ impl McpSessionHub {
                 data,
             } => self.respond(&session, &request_id, data),
         };
-        Ok(Reply { delivered })
+        Ok(Reply { done })
     }
 
     /// Sweeps out of storage what has lapsed: events past their replay age, logs with nothing

@@ -37,40 +37,86 @@ pub(super) struct Subscriptions {
 }
 
 impl McpSessionHub {
-    /// Replaces a session's subscriptions, valid until `expires_at_ms`.
-    pub(super) async fn set_subscriptions(
+    async fn subscriptions(&self, session: &str) -> Result<Subscriptions> {
+        let stored: Option<Subscriptions> =
+            get_json(&self.storage(), &subscriptions_key(session)).await?;
+        // Lapsed subscriptions count for nothing.
+        Ok(stored
+            .filter(|s| s.expires_at_ms > now_ms())
+            .unwrap_or_default())
+    }
+
+    /// Writes a session's subscriptions: its list, and one index key per URI.
+    async fn store_subscriptions(
         &self,
         session: &str,
-        uris: BTreeSet<String>,
-        expires_at_ms: u64,
+        subscriptions: &Subscriptions,
     ) -> Result<()> {
-        let storage = self.storage();
-        let previous: Subscriptions = get_json(&storage, &subscriptions_key(session))
-            .await?
-            .unwrap_or_default();
-        let dropped: Vec<String> = previous
+        let mut values: Vec<(String, String)> = subscriptions
             .uris
-            .difference(&uris)
-            .map(|uri| subscriber_key(uri, session))
-            .collect();
-        delete_all(&storage, dropped).await?;
-        if uris.is_empty() {
-            storage.delete(&subscriptions_key(session)).await?;
-            return Ok(());
-        }
-        let mut values: Vec<(String, String)> = uris
             .iter()
-            .map(|uri| (subscriber_key(uri, session), expires_at_ms.to_string()))
+            .map(|uri| {
+                (
+                    subscriber_key(uri, session),
+                    subscriptions.expires_at_ms.to_string(),
+                )
+            })
             .collect();
         values.push((
             subscriptions_key(session),
-            serde_json::to_string(&Subscriptions {
-                uris,
-                expires_at_ms,
-            })?,
+            serde_json::to_string(subscriptions)?,
         ));
-        put_json(&storage, &values).await?;
+        put_json(&self.storage(), &values).await?;
         self.arm_sweep().await
+    }
+
+    /// Subscribes a session to a URI until `until_ms`; `false` at the limit.
+    pub(super) async fn subscribe(
+        &self,
+        session: &str,
+        uri: String,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<bool> {
+        let mut subscriptions = self.subscriptions(session).await?;
+        if !subscriptions.uris.contains(&uri) && subscriptions.uris.len() >= limit {
+            return Ok(false);
+        }
+        subscriptions.uris.insert(uri);
+        subscriptions.expires_at_ms = until_ms;
+        self.store_subscriptions(session, &subscriptions).await?;
+        Ok(true)
+    }
+
+    pub(super) async fn unsubscribe(&self, session: &str, uri: &str) -> Result<()> {
+        let mut subscriptions = self.subscriptions(session).await?;
+        if subscriptions.uris.remove(uri) {
+            self.storage().delete(&subscriber_key(uri, session)).await?;
+            self.store_subscriptions(session, &subscriptions).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn extend_subscriptions(&self, session: &str, until_ms: u64) -> Result<()> {
+        let mut subscriptions = self.subscriptions(session).await?;
+        if subscriptions.uris.is_empty() {
+            return Ok(());
+        }
+        subscriptions.expires_at_ms = until_ms;
+        self.store_subscriptions(session, &subscriptions).await
+    }
+
+    pub(super) async fn forget_subscriptions(&self, session: &str) -> Result<()> {
+        let stored: Option<Subscriptions> =
+            get_json(&self.storage(), &subscriptions_key(session)).await?;
+        let mut keys: Vec<String> = stored
+            .map(|s| s.uris)
+            .unwrap_or_default()
+            .iter()
+            .map(|uri| subscriber_key(uri, session))
+            .collect();
+        keys.push(subscriptions_key(session));
+        delete_all(&self.storage(), keys).await
     }
 
     /// The live subscribers of a URI; lapsed ones are deleted on the way.
