@@ -11,6 +11,9 @@ use serde_json::Value;
 use tower_service::Service;
 
 use crate::body::{BoxError, SessionBody};
+use crate::context::McpContext;
+use crate::notify::Notifier;
+use crate::post_stream::StreamControl;
 use crate::protocol::headers::{MCP_SESSION_ID, TEXT_EVENT_STREAM};
 use crate::protocol::jsonrpc::Answer;
 use crate::service::InnerBody;
@@ -19,16 +22,32 @@ use crate::sse;
 /// Largest inner response the layer buffers to read an answer it must act on.
 const MAX_BUFFERED_ANSWER: usize = 4 * 1024 * 1024;
 
-/// Calls the inner service once it is ready.
+/// Calls the inner service, once it is ready, with what a request runs with: its
+/// [`McpContext`], the [`Notifier`] and (a legacy request whose answer may stream) its
+/// [`StreamControl`] in the extensions. A session id the inner service minted itself is dropped
+/// from its answer: sessions are the layer's.
 pub(crate) async fn call<S, B>(
     mut inner: S,
-    request: Request<InnerBody>,
+    mut parts: http::request::Parts,
+    bytes: Bytes,
+    context: McpContext,
+    notifier: &Notifier,
+    control: Option<StreamControl>,
 ) -> Result<Response<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
 {
+    parts.extensions.insert(context);
+    parts.extensions.insert(notifier.clone());
+    if let Some(control) = control {
+        parts.extensions.insert(control);
+    }
     std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
-    inner.call(request).await
+    let mut response = inner
+        .call(Request::from_parts(parts, InnerBody::new(bytes)))
+        .await?;
+    response.headers_mut().remove(&MCP_SESSION_ID);
+    Ok(response)
 }
 
 /// Whether a response is an SSE stream.
@@ -38,11 +57,6 @@ pub(crate) fn is_sse<B>(response: &Response<B>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with(TEXT_EVENT_STREAM))
-}
-
-/// Drops a session id the inner service may have minted itself: sessions are the layer's.
-pub(crate) fn strip_session_header<B>(response: &mut Response<B>) {
-    response.headers_mut().remove(&MCP_SESSION_ID);
 }
 
 /// One parsed event of the inner stream: its type and data.

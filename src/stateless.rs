@@ -36,7 +36,7 @@ const REMOVED_METHODS: &[&str] = &[
 pub(crate) async fn post<S, B>(
     config: &Config,
     inner: S,
-    mut parts: http::request::Parts,
+    parts: http::request::Parts,
     bytes: Bytes,
     incoming: Incoming,
 ) -> Result<Reply<B>, S::Error>
@@ -77,13 +77,9 @@ where
     if message.method.as_deref() == Some("subscriptions/listen") {
         return Ok(listen(config, message, context).await);
     }
-    parts.extensions.insert(context);
-    parts.extensions.insert(config.notifier.clone());
-    let mut response =
-        inner::call(inner, Request::from_parts(parts, InnerBody::new(bytes))).await?;
-    // Stateless servers never mint or echo session ids; closing the response stream cancels
-    // the request, which is what dropping the inner body does.
-    inner::strip_session_header(&mut response);
+    // Closing the response stream cancels the request, which is what dropping the inner
+    // body does.
+    let response = inner::call(inner, parts, bytes, context, &config.notifier, None).await?;
     Ok(response.map(SessionBody::inner))
 }
 
