@@ -19,7 +19,8 @@ use crate::protocol::jsonrpc::Answer;
 use crate::service::InnerBody;
 use crate::sse;
 
-/// Largest inner response the layer buffers to read an answer it must act on.
+/// Largest inner response the layer buffers to read an answer it must act on, and largest
+/// single event of an inner SSE stream it reads.
 const MAX_BUFFERED_ANSWER: usize = 4 * 1024 * 1024;
 
 /// Calls the inner service, once it is ready, with what a request runs with: its
@@ -71,11 +72,14 @@ where
 {
     use bytes::Buf;
     use eventsource_stream::Eventsource;
+    let mut event_size = EventSize::default();
     BodyDataStream::new(body)
-        .map(|chunk| {
-            chunk
+        .map(move |chunk| {
+            let bytes = chunk
                 .map(|mut data| data.copy_to_bytes(data.remaining()))
-                .map_err(Into::into)
+                .map_err(Into::into)?;
+            event_size.feed(&bytes)?;
+            Ok::<_, BoxError>(bytes)
         })
         .eventsource()
         .filter_map(|event| async move {
@@ -86,6 +90,38 @@ where
             }
         })
         .boxed()
+}
+
+/// The size of the event an inner SSE stream is in the middle of: the parser keeps an event
+/// whole until its blank line, so one that never ends must not grow without bound.
+#[derive(Default)]
+struct EventSize {
+    pending: usize,
+    after_newline: bool,
+}
+
+impl EventSize {
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), BoxError> {
+        for &byte in chunk {
+            if byte == b'\r' {
+                continue;
+            }
+            let newline = byte == b'\n';
+            if newline && self.after_newline {
+                self.pending = 0; // a blank line ends the event
+            } else {
+                self.pending += 1;
+            }
+            self.after_newline = newline;
+        }
+        if self.pending > MAX_BUFFERED_ANSWER {
+            return Err(format!(
+                "the inner service sent an SSE event larger than {MAX_BUFFERED_ANSWER} bytes"
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 /// An inner response read up to the answer to one request, with that answer.

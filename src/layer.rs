@@ -10,12 +10,16 @@ use tower_layer::Layer;
 
 use crate::hub::{MemoryHub, StreamHub};
 use crate::notify::Notifier;
+use crate::post_stream::Detached;
 use crate::security::{HostPolicy, OriginPolicy};
 use crate::service::SessionService;
 use crate::store::{MemoryStore, SessionStore};
 
 /// Extracts the authenticated principal (user id, API key id, …) from a request.
 pub type PrincipalFn = dyn Fn(&http::request::Parts) -> Option<String> + Send + Sync;
+
+/// How many POST responses may go on in the background at once unless told otherwise.
+const DEFAULT_MAX_DETACHED: usize = 1_000;
 
 /// Runs a background task (`tokio::spawn`, `wasm_bindgen_futures::spawn_local`, …).
 pub type Executor = dyn Fn(BoxFuture<'static, ()>) + Send + Sync;
@@ -35,6 +39,7 @@ pub(crate) struct Config {
     pub(crate) keep_alive: Duration,
     pub(crate) retry: Duration,
     pub(crate) executor: Option<Arc<Executor>>,
+    pub(crate) detached: Arc<Detached>,
 }
 
 impl Config {
@@ -82,6 +87,7 @@ impl SessionLayer {
                 keep_alive: Duration::from_secs(15),
                 retry: Duration::from_secs(1),
                 executor: None,
+                detached: Detached::new(DEFAULT_MAX_DETACHED),
             },
         }
     }
@@ -256,6 +262,15 @@ impl SessionLayer {
         F: Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
     {
         self.config.executor = Some(Arc::new(spawn));
+        self
+    }
+
+    /// How many POST responses may go on in the background at once after their clients left
+    /// (default 1,000; see [`with_executor`](Self::with_executor)). Past it, a leaving
+    /// client's request is cancelled; each detached response runs for at most ten minutes.
+    #[must_use]
+    pub fn with_max_detached_responses(mut self, limit: usize) -> Self {
+        self.config.detached = Detached::new(limit);
         self
     }
 }

@@ -6,21 +6,23 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
 use http_body::Body;
+use serde_json::value::RawValue;
 
 use crate::body::BoxError;
 use crate::context::SessionId;
 use crate::hub::{Event, EventId, StreamHub, StreamKey};
 use crate::inner::{inner_events, InnerEvents};
 use crate::layer::Executor;
+use crate::protocol::jsonrpc::{code, error_body};
 use crate::sse;
 
 /// Lets a handler end its POST response stream early (SSE polling, SEP-1699): the client
@@ -68,6 +70,49 @@ pub(crate) struct Sink {
     pub(crate) session: SessionId,
     pub(crate) hub: Arc<dyn StreamHub>,
     pub(crate) executor: Option<Arc<Executor>>,
+    pub(crate) detached: Arc<Detached>,
+}
+
+/// How many POST responses may go on in the background after their client left, at once:
+/// each holds a running handler, so clients that open long requests and leave could
+/// otherwise make the server hold any number of them. Past the limit a leaving client's
+/// request is cancelled, as without an executor.
+#[derive(Debug)]
+pub(crate) struct Detached {
+    limit: usize,
+    running: AtomicUsize,
+}
+
+/// How long a detached response may run: its events are kept for resumption no longer than
+/// a hub keeps events anyway.
+const DETACHED_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+impl Detached {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            running: AtomicUsize::new(0),
+        })
+    }
+
+    /// A slot for one more detached response, if the limit allows.
+    fn start(self: &Arc<Self>) -> Option<DetachedSlot> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < self.limit).then_some(running + 1)
+            })
+            .ok()
+            .map(|_| DetachedSlot(self.clone()))
+    }
+}
+
+/// Frees its slot when the detached response ends.
+struct DetachedSlot(Arc<Detached>);
+
+impl Drop for DetachedSlot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// How many already-sent events a stream keeps: a connection that breaks may not have carried
@@ -77,6 +122,9 @@ const RECENT_EVENTS: usize = 32;
 /// The framed SSE stream of a legacy POST response.
 pub(crate) struct PostStream {
     events: Option<InnerEvents>,
+    /// The requests of the POST not answered yet: if the inner stream fails, each gets an
+    /// error event, so no client waits for an answer that will not come.
+    unanswered: Vec<Box<RawValue>>,
     key: StreamKey,
     seq: u64,
     recent: VecDeque<Event>,
@@ -88,6 +136,7 @@ pub(crate) struct PostStream {
 impl PostStream {
     pub(crate) fn new<B>(
         body: B,
+        requests: Vec<Box<RawValue>>,
         control: StreamControl,
         sink: Sink,
         priming: bool,
@@ -102,6 +151,7 @@ impl PostStream {
         let priming = priming.then(|| sse::priming(&EventId::new(key.clone(), 0), retry));
         Self {
             events: Some(inner_events(body)),
+            unanswered: requests,
             key,
             seq: 0,
             recent: VecDeque::new(),
@@ -129,6 +179,14 @@ impl PostStream {
             );
             return;
         };
+        let Some(slot) = self.sink.detached.start() else {
+            tracing::warn!(
+                session = %self.sink.session.log_tag(),
+                limit = self.sink.detached.limit,
+                "POST stream closed early; response cancelled (too many detached responses)"
+            );
+            return;
+        };
         let (hub, session, key, mut seq) = (
             self.sink.hub.clone(),
             self.sink.session.clone(),
@@ -136,7 +194,7 @@ impl PostStream {
             self.seq,
         );
         let recent = std::mem::take(&mut self.recent);
-        executor(Box::pin(async move {
+        let finish = async move {
             let record = |event: Event| {
                 let (hub, session) = (hub.clone(), session.clone());
                 async move {
@@ -156,6 +214,11 @@ impl PostStream {
                 })
                 .await;
             }
+        };
+        executor(Box::pin(async move {
+            let lifetime = futures_timer::Delay::new(DETACHED_LIFETIME);
+            futures_util::future::select(Box::pin(finish), lifetime).await;
+            drop(slot);
         }));
     }
 }
@@ -177,6 +240,9 @@ impl Stream for PostStream {
         };
         match events.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok((kind, data)))) => {
+                if let Some(answered) = answered_request(&data) {
+                    self.unanswered.retain(|id| id.get() != answered.get());
+                }
                 let id = self.next_id();
                 let framed = sse::event(Some(&id), Some(&kind), &data);
                 if self.recent.len() == RECENT_EVENTS {
@@ -190,7 +256,15 @@ impl Stream for PostStream {
             }
             Poll::Ready(Some(Err(error))) => {
                 self.events = None;
-                Poll::Ready(Some(Err(error)))
+                tracing::warn!(%error, session = %self.sink.session.log_tag(), "inner answer stream failed");
+                let message = "Internal error: the server's answer stream failed";
+                let mut framed = BytesMut::new();
+                for request in std::mem::take(&mut self.unanswered) {
+                    let id = self.next_id();
+                    let body = error_body(Some(&request), code::INTERNAL_ERROR, message, None);
+                    framed.extend_from_slice(&sse::event(Some(&id), None, &body));
+                }
+                Poll::Ready(Some(Ok(framed.freeze())))
             }
             Poll::Ready(None) => {
                 self.events = None;
@@ -199,6 +273,19 @@ impl Stream for PostStream {
             Poll::Pending => Poll::Pending,
         }
     }
+}
+
+/// The id of the request a message answers, if it is a response.
+fn answered_request(message: &str) -> Option<Box<RawValue>> {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(default)]
+        id: Option<Box<RawValue>>,
+        #[serde(default)]
+        method: Option<serde::de::IgnoredAny>,
+    }
+    let shape: Shape = serde_json::from_str(message).ok()?;
+    shape.method.is_none().then_some(shape.id).flatten()
 }
 
 impl Drop for PostStream {

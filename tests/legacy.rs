@@ -740,19 +740,11 @@ async fn accepted_notifications_are_202_without_a_body() {
     assert!(body.is_empty());
 }
 
-/// A body of SSE events that never ends.
-type OpenStream = http_body_util::StreamBody<
-    futures_util::stream::BoxStream<
-        'static,
-        Result<http_body::Frame<Bytes>, std::convert::Infallible>,
-    >,
->;
-
 /// An inner service that answers every request with an SSE stream holding the answer and then
 /// staying open, as a server that streams by default might.
 fn open_stream_server() -> impl tower::Service<
     Request<Full<Bytes>>,
-    Response = http::Response<OpenStream>,
+    Response = http::Response<StreamingBody>,
     Error = std::convert::Infallible,
     Future = impl Send,
 > + Clone

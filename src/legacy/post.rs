@@ -111,11 +111,18 @@ where
         session,
         hub: config.hub.clone(),
         executor: config.executor.clone(),
+        detached: config.detached.clone(),
     };
+    let requests = incoming
+        .messages
+        .iter()
+        .filter(|m| m.kind == Kind::Request)
+        .filter_map(|m| m.id.clone())
+        .collect();
     let keep_alive = config.keep_alive;
     let retry = config.retry;
     Ok(response.map(|body| {
-        let stream = PostStream::new(body, control, sink, priming, retry);
+        let stream = PostStream::new(body, requests, control, sink, priming, retry);
         SessionBody::stream(KeepAlive::new(stream, keep_alive))
     }))
 }

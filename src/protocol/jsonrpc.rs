@@ -11,7 +11,6 @@ pub(crate) mod code {
     pub(crate) const INVALID_REQUEST: i64 = -32600;
     pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
     pub(crate) const INVALID_PARAMS: i64 = -32602;
-    #[cfg(feature = "rmcp")]
     pub(crate) const INTERNAL_ERROR: i64 = -32603;
     /// Transport-level rejections (bad headers, wrong method), as the official SDKs answer.
     pub(crate) const SERVER_ERROR: i64 = -32000;

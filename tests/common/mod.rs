@@ -191,6 +191,14 @@ pub fn json_server(
     })
 }
 
+/// The streamed body of a hand-written inner service's SSE answer.
+pub type StreamingBody = http_body_util::StreamBody<
+    futures_util::stream::BoxStream<
+        'static,
+        Result<http_body::Frame<Bytes>, std::convert::Infallible>,
+    >,
+>;
+
 /// An `initialize` result for hand-written inner services.
 pub fn initialize_result() -> Value {
     json!({ "protocolVersion": LATEST, "capabilities": {}, "serverInfo": { "name": "x", "version": "1" } })
