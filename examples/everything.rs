@@ -1,8 +1,10 @@
-//! The conformance suite's "everything" MCP server behind `SessionLayer`, on memory backends.
+//! The conformance suite's "everything" MCP server behind `SessionLayer`: on memory backends,
+//! or on Redis when `REDIS_URL` is set (then several processes can serve one set of sessions).
 //!
 //! ```sh
 //! cargo run --example everything            # serves http://127.0.0.1:8080/mcp
 //! MCP_LISTEN=127.0.0.1:3000 cargo run --example everything
+//! REDIS_URL=redis://127.0.0.1:6379/0 cargo run --example everything
 //! ```
 
 use std::net::SocketAddr;
@@ -23,7 +25,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:8080".into())
         .parse()?;
 
-    let layer = SessionLayer::memory().with_executor(|task| {
+    let layer = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            tracing::info!("sessions and streams in Redis at {url}");
+            SessionLayer::redis(&url).await?
+        }
+        Err(_) => SessionLayer::memory(),
+    };
+    let layer = layer.with_executor(|task| {
         tokio::spawn(task);
     });
     let mcp = ServiceBuilder::new()

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Every test: unit, behaviour (tower oneshot), doc tests, the TypeScript SDK client and the
+# Every test: unit, behaviour (tower oneshot), doc tests, the Redis backends against a real
+# redis-server, the TypeScript SDK client and the
 # official conformance suite against the native example, then the Worker end to end under
 # local workerd (conformance, SDK client, cross-isolate, hibernation, durability).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Redis backends are tested against a real redis-server (Debian's package).
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
 cargo test --workspace
 bash tests/e2e/run.sh
 bash scripts/conformance.sh

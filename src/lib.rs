@@ -79,6 +79,8 @@ mod legacy;
 mod notify;
 mod post_stream;
 pub mod protocol;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
 mod security;

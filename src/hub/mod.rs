@@ -49,7 +49,8 @@ pub enum Audience {
 }
 
 /// The lists whose changes clients can follow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ListKind {
     /// `notifications/tools/list_changed`.
     Tools,

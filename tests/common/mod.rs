@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backends;
+pub mod redis_server;
 pub mod sse;
 
 use std::sync::Arc;
