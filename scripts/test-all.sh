@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: unit, behaviour (tower oneshot), doc tests, the Redis backends against a real
 # redis-server, the TypeScript SDK client and the
-# official conformance suite against the native example, then the Worker end to end under
+# official conformance suite against the native example, two native processes on one Redis
+# (through a round-robin balancer), then the Worker end to end under
 # local workerd (conformance, SDK client, cross-isolate, hibernation, durability).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,5 @@ fi
 cargo test --workspace
 bash tests/e2e/run.sh
 bash scripts/conformance.sh
+bash tests/redis/run.sh
 bash tests/worker/run.sh

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Two native processes of the example server sharing one Redis (feature `redis`): the Worker's
+# cross-isolate checks against the pair, then the official conformance suite and the
+# TypeScript SDK client through a round-robin balancer without sticky sessions.
+#   bash tests/redis/run.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+if ! command -v redis-server >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
+cargo build --quiet --example everything
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port)
+port_a=$(free_port)
+port_b=$(free_port)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for_port() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes \
+  >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_for_port "$redis_port"
+export REDIS_URL="redis://127.0.0.1:$redis_port/0"
+
+for port in "$port_a" "$port_b"; do
+  MCP_LISTEN="127.0.0.1:$port" RUST_LOG=warn target/debug/examples/everything \
+    >"$work/server-$port.log" 2>&1 &
+  pids+=($!)
+  wait_for_port "$port"
+done
+export MCP_URL_A="http://127.0.0.1:$port_a/mcp" MCP_URL_B="http://127.0.0.1:$port_b/mcp"
+export MCP_BACKEND=redis
+
+echo "==> two processes, one Redis: cross-process checks"
+node --test --test-timeout=90000 tests/worker/cross-isolate.test.mjs tests/worker/rmcp.test.mjs \
+  tests/worker/abandoned.test.mjs
+# Every request to the next process in turn, whatever its session.
+port_lb=$(free_port)
+node tests/redis/balancer.mjs "$port_lb" "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" \
+  >"$work/balancer.log" 2>&1 &
+pids+=($!)
+wait_for_port "$port_lb"
+balanced="http://127.0.0.1:$port_lb/mcp"
+echo "==> conformance suite, requests alternating between the processes"
+bash scripts/conformance.sh "$balanced"
+echo "==> TypeScript SDK client, requests alternating between the processes"
+MCP_URL="$balanced" node --test tests/e2e/
