@@ -113,3 +113,71 @@ async fn a_session_made_on_one_process_works_on_the_other() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_outage_answers_503_ends_streams_and_loses_nothing() {
+    let mut server = RedisServer::start();
+    let service = fixture(SessionLayer::redis(&server.url).await.unwrap());
+    let session = initialize(&service, LATEST).await;
+    let subscribe = request_body(1, "resources/subscribe", json!({ "uri": "test://outage" }));
+    send(&service, post_request(Some(&session), subscribe)).await;
+    let mut stream = sse::SseReader::new(send(&service, get_request(&session, None)).await);
+    let cursor = stream.next_event().await.unwrap().id.unwrap();
+    // Published while the stream was open, then the stream is cut by the outage.
+    let touch = |id| tool_call(id, "touch_resource", json!({ "uri": "test://outage" }));
+    answer(
+        send(&service, post_request(Some(&session), touch(2))).await,
+        2,
+    )
+    .await;
+    stream.next_message().await.expect("the update, live");
+
+    server.stop();
+    let started = std::time::Instant::now();
+    assert_rejected(
+        send(
+            &service,
+            post_request(Some(&session), tool_call(3, "test_simple_text", json!({}))),
+        )
+        .await,
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        -32003,
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "503 comes within seconds"
+    );
+    while stream.next_block().await.is_some() {}
+    assert!(
+        stream.ended().await,
+        "open streams end so their clients resume"
+    );
+
+    server.resume();
+    let mut served = false;
+    for _ in 0..50 {
+        let call = tool_call(4, "test_simple_text", json!({}));
+        let response = send(&service, post_request(Some(&session), call)).await;
+        if response.status() == http::StatusCode::OK {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(served, "the same process serves again once Redis is back");
+    let mut resumed =
+        sse::SseReader::new(send(&service, get_request(&session, Some(&cursor))).await);
+    let (_, replayed) = resumed
+        .next_message()
+        .await
+        .expect("replayed after the outage");
+    assert_eq!(replayed["method"], "notifications/resources/updated");
+    answer(
+        send(&service, post_request(Some(&session), touch(5))).await,
+        5,
+    )
+    .await;
+    let (_, live) = resumed.next_message().await.expect("live again");
+    assert_eq!(live["params"]["uri"], "test://outage");
+}

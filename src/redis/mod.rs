@@ -25,6 +25,9 @@ use redis::{IntoConnectionInfo, ProtocolVersion};
 
 use crate::SessionLayer;
 
+/// How long a command or a connection attempt may take before the request gets 503.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "mcp:";
 
@@ -39,9 +42,12 @@ pub async fn connect(url: &str, prefix: &str) -> Result<(RedisStore, RedisHub), 
         .set_protocol(ProtocolVersion::RESP3);
     let client = redis::Client::open(info.set_redis_settings(settings))?;
     let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
+    // While Redis is away, requests fail within seconds (503) instead of waiting for it.
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_push_sender(pushes)
-        .set_automatic_resubscription();
+        .set_automatic_resubscription()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT));
     let connection = client.get_connection_manager_with_config(config).await?;
     let keys = keys::Keys::new(prefix);
     let hub = RedisHub::start(connection.clone(), keys.clone(), received).await?;

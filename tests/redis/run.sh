@@ -41,18 +41,33 @@ pids+=($!)
 wait_for_port "$redis_port"
 export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
-for port in "$port_a" "$port_b"; do
-  MCP_LISTEN="127.0.0.1:$port" RUST_LOG=warn target/debug/examples/everything \
-    >"$work/server-$port.log" 2>&1 &
+declare -A server_pid
+start_server() {
+  MCP_LISTEN="127.0.0.1:$1" RUST_LOG=warn target/debug/examples/everything \
+    >>"$work/server-$1.log" 2>&1 &
+  server_pid[$1]=$!
   pids+=($!)
-  wait_for_port "$port"
-done
+  wait_for_port "$1"
+}
+start_server "$port_a"
+start_server "$port_b"
 export MCP_URL_A="http://127.0.0.1:$port_a/mcp" MCP_URL_B="http://127.0.0.1:$port_b/mcp"
 export MCP_BACKEND=redis
 
 echo "==> two processes, one Redis: cross-process checks"
 node --test --test-timeout=90000 tests/worker/cross-isolate.test.mjs tests/worker/rmcp.test.mjs \
   tests/worker/abandoned.test.mjs
+echo "==> process A killed and started again; B replays what A's client missed"
+export RESTART_STATE="$work/restart.json"
+RESTART_PHASE=before node --test tests/redis/restart.mjs &
+before=$!
+sleep 2 # the phase holds its stream open on A
+kill -9 "${server_pid[$port_a]}"
+wait "$before"
+RESTART_PHASE=down node --test tests/redis/restart.mjs
+start_server "$port_a"
+RESTART_PHASE=after node --test tests/redis/restart.mjs
+
 # Every request to the next process in turn, whatever its session.
 port_lb=$(free_port)
 node tests/redis/balancer.mjs "$port_lb" "http://127.0.0.1:$port_a" "http://127.0.0.1:$port_b" \
