@@ -33,6 +33,9 @@ const LIMITS: LogLimits = LogLimits {
     max_age_ms: 10 * 60 * 1000,
 };
 
+/// How many sessions a broadcast publishes to at once.
+const PUBLISH_CONCURRENCY: usize = 64;
+
 /// Messages queued per open stream before it is ended (its client resumes from the log).
 const STREAM_BUFFER: usize = 64;
 
@@ -206,6 +209,25 @@ impl Shared {
         self.append(session, Event { id, data }).await
     }
 
+    /// Publishes a message to many sessions, many at a time (the connection pipelines them).
+    /// One session's failure does not keep the message from the others; the first is returned.
+    async fn publish_to_sessions(
+        &self,
+        sessions: impl IntoIterator<Item = SessionId>,
+        data: &Message,
+    ) -> Result<(), HubError> {
+        let mut failed = None;
+        let mut results = stream::iter(sessions)
+            .map(|session| async move { self.publish_to_session(&session, data.clone()).await })
+            .buffer_unordered(PUBLISH_CONCURRENCY);
+        while let Some(result) = results.next().await {
+            if let Err(error) = result {
+                failed.get_or_insert(error);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
     /// Handles one note for this process.
     fn on_note(self: &Arc<Self>, payload: &str) {
         let Some((token, note)) = payload.split_once(' ') else {
@@ -283,10 +305,8 @@ impl Shared {
         drop(local);
         let shared = self.clone();
         tokio::spawn(async move {
-            for session in sessions {
-                if let Err(error) = shared.publish_to_session(&session, data.clone()).await {
-                    tracing::warn!(%error, session = %session.log_tag(), "list change not delivered");
-                }
+            if let Err(error) = shared.publish_to_sessions(sessions, &data).await {
+                tracing::warn!(%error, "a list change did not reach every session");
             }
         });
     }
@@ -542,9 +562,11 @@ impl StreamHub for RedisHub {
                     .zrangebyscore(shared.keys.subscribers(uri), now_ms() + 1, "+inf")
                     .await
                     .map_err(unavailable)?;
-                for session in sessions.iter().filter_map(|s| s.parse::<SessionId>().ok()) {
-                    shared.publish_to_session(&session, message.clone()).await?;
-                }
+                let sessions: Vec<SessionId> = sessions
+                    .into_iter()
+                    .filter_map(|s| s.parse().ok())
+                    .collect();
+                shared.publish_to_sessions(sessions, &message).await?;
                 Broadcast::Resource {
                     uri: uri.clone(),
                     data: message,
