@@ -421,9 +421,7 @@ impl StreamHub for MemoryHub {
             .pending
             .insert((session.clone(), request_id.to_owned()), sender);
         drop(state);
-        Ok(PendingResponse::new(async move {
-            receiver.await.map_err(|_| HubError::Closed)
-        }))
+        Ok(PendingResponse::from_channel(receiver))
     }
 
     async fn deliver_response(

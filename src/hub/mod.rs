@@ -121,6 +121,12 @@ impl PendingResponse {
     pub fn new(future: impl Future<Output = Result<Message, HubError>> + Send + 'static) -> Self {
         Self(Box::pin(future))
     }
+
+    /// The response a process-local channel will carry; its sender dropped unanswered means
+    /// the session closed.
+    pub fn from_channel(receiver: futures_channel::oneshot::Receiver<Message>) -> Self {
+        Self::new(async move { receiver.await.map_err(|_| HubError::Closed) })
+    }
 }
 
 impl Future for PendingResponse {

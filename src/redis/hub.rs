@@ -703,9 +703,7 @@ impl StreamHub for RedisHub {
             .query_async::<()>(&mut connection)
             .await
             .map_err(unavailable)?;
-        Ok(PendingResponse::new(async move {
-            receiver.await.map_err(|_| HubError::Closed)
-        }))
+        Ok(PendingResponse::from_channel(receiver))
     }
 
     async fn deliver_response(
