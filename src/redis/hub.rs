@@ -523,13 +523,12 @@ impl StreamHub for RedisHub {
                 .await
                 .map_err(unavailable)?;
         }
-        // An event logged while the stream opened can come both in the replay and live.
-        let mut last_sent = replay.last().map_or(0, |e: &Event| e.id.seq);
-        let live = receiver.filter(move |event| {
-            let fresh = event.id.seq > last_sent;
-            last_sent = last_sent.max(event.id.seq);
-            std::future::ready(fresh)
-        });
+        // An event logged while the stream opened can come both in the replay and live. (Not
+        // "drop what is below the last id sent": two processes publishing to one session at
+        // once can append in the other order than they took their ids.)
+        let replayed: std::collections::HashSet<EventId> =
+            replay.iter().map(|event| event.id.clone()).collect();
+        let live = receiver.filter(move |event| std::future::ready(!replayed.contains(&event.id)));
         let events = stream::iter(replay).chain(live).map(move |event| {
             let _ = &held; // gives up the holding when the stream is dropped
             event

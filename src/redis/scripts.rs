@@ -113,12 +113,14 @@ return 0",
     )
 });
 
-/// Subscribes a session to a URI unless it is at its limit.
+/// Subscribes a session to a URI unless it is at its limit (lapsed subscriptions of the
+/// session and of the URI are dropped on the way).
 /// KEYS: session's subscriptions, URI's subscribers. ARGV: uri, session, until, now, limit.
 pub(crate) static SUBSCRIBE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
   return 0
 end
