@@ -1,6 +1,6 @@
 //! Redis backends (feature `redis`, native): sessions and streams shared by every process
-//! that connects to one Redis, so a native MCP server can run as several processes behind a
-//! load balancer without sticky sessions.
+//! that connects to one Redis (7.0 or newer), so a native MCP server can run as several
+//! processes behind a load balancer without sticky sessions.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), redis::RedisError> {
