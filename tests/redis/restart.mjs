@@ -1,7 +1,8 @@
-// A process restart on a Redis pair: process A holds a client's stream and is killed; what B
-// publishes meanwhile is replayed on B after A comes back. tests/redis/run.sh runs the phases
-// around the kill and the restart:
-//   RESTART_PHASE=before | down | after  node --test tests/redis/restart.mjs
+// Restarts on a Redis pair. A process restart: process A holds a client's stream and is killed;
+// what B publishes meanwhile is replayed on B after A comes back. A Redis outage: both
+// processes answer 503 with a JSON-RPC error while Redis is away, and serve the same session
+// again once it is back. tests/redis/run.sh runs the phases around the kills and restarts:
+//   RESTART_PHASE=before | down | after | outage | recovered  node --test tests/redis/restart.mjs
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { it } from 'node:test';
@@ -38,6 +39,29 @@ if (phase === 'before') {
     const { session } = JSON.parse(await readFile(STATE, 'utf8'));
     await touch(B, session, 3);
     await touch(B, session, 4);
+  });
+} else if (phase === 'outage') {
+  it('answers 503 with a JSON-RPC error on both processes while Redis is away', async () => {
+    const { session } = JSON.parse(await readFile(STATE, 'utf8'));
+    for (const mcp of [A, B]) {
+      const response = await mcp.post(session, mcp.toolCall(6, 'whoami'));
+      assert.equal(response.status, 503);
+      const body = await response.json();
+      assert.equal(body.error.code, -32003, JSON.stringify(body));
+    }
+  });
+} else if (phase === 'recovered') {
+  it('serves the same session on both processes once Redis is back', async () => {
+    const { session } = JSON.parse(await readFile(STATE, 'utf8'));
+    for (const mcp of [A, B]) {
+      let reply;
+      for (let attempt = 0; attempt < 50 && !reply; attempt++) {
+        const response = await mcp.post(session, mcp.toolCall(7, 'whoami'));
+        if (response.status === 200) reply = await jsonRpcReply(response, 7);
+        else await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.match(reply?.result.content[0].text ?? '', /restart-test/);
+    }
   });
 } else {
   it('replays on B what was missed, and A serves the session again', async () => {

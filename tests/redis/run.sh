@@ -35,10 +35,14 @@ wait_for_port() {
   return 1
 }
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes \
-  >"$work/redis.log" 2>&1 &
-pids+=($!)
-wait_for_port "$redis_port"
+start_redis() {
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes \
+    >>"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  pids+=($!)
+  wait_for_port "$redis_port"
+}
+start_redis
 export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 declare -A server_pid
@@ -67,6 +71,13 @@ wait "$before"
 RESTART_PHASE=down node --test tests/redis/restart.mjs
 start_server "$port_a"
 RESTART_PHASE=after node --test tests/redis/restart.mjs
+
+echo "==> Redis stopped and started again under both processes"
+kill "$redis_pid"
+wait "$redis_pid" 2>/dev/null || true
+RESTART_PHASE=outage node --test tests/redis/restart.mjs
+start_redis
+RESTART_PHASE=recovered node --test tests/redis/restart.mjs
 
 # Every request to the next process in turn, whatever its session.
 port_lb=$(free_port)
