@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use worker::send::{SendFuture, SendWrapper};
 use worker::KvStore;
 
+use super::recent;
 use crate::context::{now_ms, LogLevel, SessionId, SessionRecord};
 use crate::store::{SessionStore, StoreError};
 
@@ -34,12 +35,15 @@ struct Stored {
 /// (`initialize`, then `logging/setLevel` at once) writes two different keys and is never
 /// rate-limited; an extension refused as rate-limited was just made by another request and
 /// counts as done; a second `logging/setLevel` within a second waits for the second to pass.
-/// A change first checks that the record is still there (one read), so a request in flight
-/// during DELETE does not bring the session back. What KV cannot prevent, having no
+/// An extension first checks that the record is still there (one read), so a request in flight
+/// during DELETE does not bring the session back; a level set for a deleted session is a lone
+/// key that revives nothing and expires by itself. What KV cannot prevent, having no
 /// conditional writes: a DELETE landing between that check and the write (one KV round trip)
 /// is undone until the record expires, and an extension that read the level just before another
 /// isolate changed it rewrites the old level (once per half idle timeout, same window).
-/// Reads elsewhere may lag writes by up to ~60 s (KV's eventual consistency).
+/// Reads elsewhere may lag writes by up to ~60 s (KV's eventual consistency). An isolate that
+/// read or wrote a record in the last second serves it without reading KV again (see
+/// `recent.rs`): a change made through another isolate shows here at most a second later.
 pub struct KvSessionStore {
     kv: SendWrapper<KvStore>,
     prefix: String,
@@ -177,11 +181,17 @@ impl fmt::Debug for KvSessionStore {
 #[async_trait]
 impl SessionStore for KvSessionStore {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
-        self.put_record(record, OnRateLimit::Retry).await
+        self.put_record(record, OnRateLimit::Retry).await?;
+        recent::put(&self.key(&record.id), record, now_ms());
+        Ok(())
     }
 
     async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
         let (key, level_key) = (self.key(id), self.level_key(id));
+        let now = now_ms();
+        if let Some(record) = recent::get(&key, now) {
+            return Ok((!record.is_expired(now)).then_some(record));
+        }
         let kv = &self.kv;
         super::stats::kv_read();
         let keys = [key.clone(), level_key.clone()];
@@ -207,8 +217,9 @@ impl SessionStore for KvSessionStore {
         if let Some(level) = values.remove(&level_key).flatten() {
             stored.record.log_level = serde_json::from_str(&level).ok();
         }
+        recent::put(&key, &stored.record, now);
         // KV expiry is coarse (whole seconds, at least a minute): the record's own expiry rules.
-        Ok((!stored.record.is_expired(now_ms())).then_some(stored.record))
+        Ok((!stored.record.is_expired(now)).then_some(stored.record))
     }
 
     async fn extend(&self, record: &SessionRecord) -> Result<(), StoreError> {
@@ -216,6 +227,8 @@ impl SessionStore for KvSessionStore {
             return Ok(());
         }
         self.put_record(record, OnRateLimit::Done).await?;
+        let expires_at_ms = record.expires_at_ms;
+        recent::update(&self.key(&record.id), |r| r.expires_at_ms = expires_at_ms);
         if let Some(level) = record.log_level {
             let value = serde_json::to_string(&level).map_err(StoreError::Corrupt)?;
             self.put(self.level_key(&record.id), value, record, OnRateLimit::Done)
@@ -236,10 +249,13 @@ impl SessionStore for KvSessionStore {
             record,
             OnRateLimit::Retry,
         )
-        .await
+        .await?;
+        recent::update(&self.key(&record.id), |r| r.log_level = Some(level));
+        Ok(())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        recent::forget(&self.key(id));
         let kv = &self.kv;
         for key in [self.key(id), self.level_key(id)] {
             write(OnRateLimit::Retry, || kv.delete(&key)).await?;

@@ -15,6 +15,7 @@ mod disconnect;
 mod hub;
 mod kv;
 mod object;
+mod recent;
 mod request;
 mod socket;
 mod stats;

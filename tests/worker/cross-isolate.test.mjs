@@ -88,6 +88,46 @@ describe('two isolates, one hub', () => {
     assert.equal((await after.json()).error.code, -32001);
   });
 
+  it('shows B a DELETE or a log level set on A within a second, even right after B used the session', async () => {
+    const session = await A.initialize();
+    // B has just read the session: it may serve it from its own memory for up to a second.
+    assert.equal((await B.post(session, B.request(1, 'tools/list'))).status, 200);
+    await jsonRpcReply(await A.post(session, A.request(2, 'logging/setLevel', { level: 'emergency' })), 2);
+    const levelSet = performance.now();
+    for (;;) {
+      const logged = await B.post(session, B.toolCall(3, 'test_tool_with_logging'));
+      const text = await logged.text();
+      if (!text.includes('notifications/message')) break;
+      assert.ok(performance.now() - levelSet < 1300, 'B still logs at the old level after a second');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((await B.post(session, B.request(4, 'tools/list'))).status, 200);
+    const deleted = await fetch(A.url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    assert.equal(deleted.status, 204);
+    const deletedAt = performance.now();
+    for (;;) {
+      const status = (await B.post(session, B.request(5, 'tools/list'))).status;
+      if (status === 404) break;
+      assert.equal(status, 200);
+      assert.ok(performance.now() - deletedAt < 1300, 'B still serves a deleted session after a second');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  workerOnly('reads KV once a second, not once a request, for a busy session', async () => {
+    const session = await A.initialize();
+    const reads = async () => (await (await fetch(B.testRoute('stats'))).json()).kv_reads;
+    const before = await reads();
+    const started = performance.now();
+    let calls = 0;
+    while (performance.now() - started < 500) {
+      await jsonRpcReply(await B.post(session, B.toolCall(10 + calls, 'test_simple_text')), 10 + calls);
+      calls += 1;
+    }
+    assert.ok(calls >= 5, `only ${calls} calls in half a second`);
+    assert.ok((await reads()) - before <= 2, `${calls} calls read KV ${(await reads()) - before} times`);
+  });
+
   workerOnly('keeps live logs and subscriptions through a storage sweep', async () => {
     const session = await A.initialize('sweep');
     await jsonRpcReply(await A.post(session, A.request(1, 'resources/subscribe', { uri: WATCHED })), 1);
