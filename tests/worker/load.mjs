@@ -77,7 +77,8 @@ function cpuMs(pids) {
 
 async function start(build) {
   const [a, b, c] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--port-a', a, '--port-b', b, '--port-c', c, '--build', build], {
+  // Without the simulated KV write limit: its wrapper's own KV operations are not the layer's.
+  const child = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--port-a', a, '--port-b', b, '--port-c', c, '--build', build, '--no-kv-write-limit'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
