@@ -45,6 +45,9 @@ impl LogMeta {
     }
 }
 
+/// Keys per storage operation (the runtime takes at most 128).
+const BATCH: usize = 128;
+
 /// Prefix of every session's log meta.
 pub(super) const META_PREFIX: &str = "m:";
 /// Prefix of every logged event.
@@ -80,65 +83,106 @@ impl McpSessionHub {
 
     /// Publishes a message on a session's standalone stream.
     pub(super) async fn publish(&self, session: &str, data: Message) -> Result<bool> {
-        let mut meta = self.log_meta(session).await?;
-        let id = log::next_standalone_id(&mut meta.last_seq);
-        self.deliver_and_log(session, meta, Event { id, data })
-            .await
+        let delivered = self.publish_many(&[session.to_owned()], &data).await?;
+        Ok(delivered == 1)
+    }
+
+    /// Publishes a message on the standalone streams of many sessions, with a few storage
+    /// operations for all of them (a broadcast reaches hundreds of sessions of a shard);
+    /// returns how many had a stream that took it.
+    pub(super) async fn publish_many(&self, sessions: &[String], data: &Message) -> Result<usize> {
+        let mut metas = self.log_metas(sessions).await?;
+        let events = sessions
+            .iter()
+            .zip(metas.iter_mut())
+            .map(|(session, meta)| {
+                let id = log::next_standalone_id(&mut meta.last_seq);
+                (
+                    session.as_str(),
+                    Event {
+                        id,
+                        data: data.clone(),
+                    },
+                )
+            });
+        let events: Vec<(&str, Event)> = events.collect();
+        self.deliver_and_log(events, metas).await
     }
 
     /// Keeps an event of a POST response stream (delivered at once if that stream was
     /// resumed).
     pub(super) async fn record(&self, session: &str, event: Event) -> Result<bool> {
-        let meta = self.log_meta(session).await?;
-        self.deliver_and_log(session, meta, event).await
+        let metas = self.log_metas(&[session.to_owned()]).await?;
+        Ok(self.deliver_and_log(vec![(session, event)], metas).await? == 1)
     }
 
-    /// Hands an event to the stream following its stream, then logs it (delivered or not)
-    /// for replay, dropping the oldest beyond capacity.
+    /// Where the logs of `sessions` stand, in their order (fresh for a session without one).
+    async fn log_metas(&self, sessions: &[String]) -> Result<Vec<LogMeta>> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in sessions.chunks(BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|s| meta_key(s)).collect();
+            let map = self.storage().get_multiple(keys).await?;
+            map.for_each(&mut |value, key| {
+                if let (Some(key), Some(value)) = (key.as_string(), value.as_string()) {
+                    if let Ok(meta) = serde_json::from_str::<LogMeta>(&value) {
+                        found.insert(key, meta);
+                    }
+                }
+            });
+        }
+        Ok(sessions
+            .iter()
+            .map(|s| found.remove(&meta_key(s)).unwrap_or_else(LogMeta::fresh))
+            .collect())
+    }
+
+    /// Hands each event to the stream following its stream, then logs them all (delivered
+    /// or not) for replay, dropping the oldest beyond capacity; returns how many were
+    /// delivered.
     async fn deliver_and_log(
         &self,
-        session: &str,
-        mut meta: LogMeta,
-        event: Event,
-    ) -> Result<bool> {
-        let tag = if event.id.stream.is_standalone() {
-            tags::session(session)
-        } else {
-            tags::post_stream(session, event.id.stream.as_str())
-        };
-        let delivered = self.deliver(
-            &tag,
-            &Frame::Event {
-                id: event.id.to_string(),
-                data: event.data.to_string(),
-            },
-        );
+        events: Vec<(&str, Event)>,
+        metas: Vec<LogMeta>,
+    ) -> Result<usize> {
         let now = now_ms();
-        let kept = meta.next_index - meta.first_index;
-        let overflow = LIMITS.overflow(usize::try_from(kept).unwrap_or(usize::MAX)) as u64;
-        let dropped: Vec<String> = (meta.first_index..meta.first_index + overflow)
-            .map(|index| entry_key(session, index))
-            .collect();
-        meta.first_index += overflow;
-        let index = meta.next_index;
-        meta.next_index += 1;
-        meta.at_ms = now;
-        let logged = LoggedEvent {
-            event,
-            at_ms: now,
-            delivered,
-        };
-        put_json(
-            &self.storage(),
-            &[
-                (entry_key(session, index), serde_json::to_string(&logged)?),
-                (meta_key(session), serde_json::to_string(&meta)?),
-            ],
-        )
-        .await?;
+        let (mut writes, mut dropped, mut delivered_count) = (Vec::new(), Vec::new(), 0);
+        for ((session, event), mut meta) in events.into_iter().zip(metas) {
+            let tag = if event.id.stream.is_standalone() {
+                tags::session(session)
+            } else {
+                tags::post_stream(session, event.id.stream.as_str())
+            };
+            let delivered = self.deliver(
+                &tag,
+                &Frame::Event {
+                    id: event.id.to_string(),
+                    data: event.data.to_string(),
+                },
+            );
+            delivered_count += usize::from(delivered);
+            let kept = meta.next_index - meta.first_index;
+            let overflow = LIMITS.overflow(usize::try_from(kept).unwrap_or(usize::MAX)) as u64;
+            dropped.extend(
+                (meta.first_index..meta.first_index + overflow).map(|i| entry_key(session, i)),
+            );
+            meta.first_index += overflow;
+            let index = meta.next_index;
+            meta.next_index += 1;
+            meta.at_ms = now;
+            let logged = LoggedEvent {
+                event,
+                at_ms: now,
+                delivered,
+            };
+            writes.push((entry_key(session, index), serde_json::to_string(&logged)?));
+            writes.push((meta_key(session), serde_json::to_string(&meta)?));
+        }
+        for chunk in writes.chunks(BATCH) {
+            put_json(&self.storage(), chunk).await?;
+        }
         delete_all(&self.storage(), dropped).await?;
         self.arm_sweep().await?;
-        Ok(delivered)
+        Ok(delivered_count)
     }
 
     /// Sends a new session stream its cursor, then its replay ([`log::replay`]), and marks

@@ -134,16 +134,9 @@ impl McpSessionHub {
                     }
                     wire::WireAudience::List(_) => self.sessions_following_list_changes(),
                 };
-                // One session's failure must not keep the message from the others (and a
-                // retried broadcast would duplicate it for those already served).
-                let mut failed = 0_usize;
-                for session in sessions {
-                    if let Err(error) = self.publish(&session, data.clone()).await {
-                        failed += 1;
-                        worker::console_error!("broadcast to a session failed: {error}");
-                    }
-                }
-                failed == 0
+                let sessions: Vec<String> = sessions.into_iter().collect();
+                self.publish_many(&sessions, &data).await?;
+                true
             }
             Call::Record { session, id, data } => {
                 let id: EventId = id
