@@ -14,6 +14,14 @@ use pin_project_lite::pin_project;
 /// Boxed error of a [`SessionBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What the layer needs of an inner service's response body to read or pass it on.
+pub(crate) trait InnerResponseBody:
+    Body<Data: Send, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<B> InnerResponseBody for B where B: Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
 pin_project! {
     /// Response body of [`SessionService`](crate::SessionService).
     pub struct SessionBody<B> {

@@ -4,13 +4,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use http::{header, Request, Response};
-use http_body::Body;
 use http_body_util::{BodyDataStream, BodyExt, Limited};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tower_service::Service;
 
-use crate::body::{BoxError, SessionBody};
+use crate::body::{BoxError, InnerResponseBody, SessionBody};
 use crate::context::McpContext;
 use crate::notify::Notifier;
 use crate::post_stream::StreamControl;
@@ -66,9 +65,7 @@ pub(crate) type InnerEvents = BoxStream<'static, Result<(String, String), BoxErr
 /// Parses an inner SSE body into events, dropping the inner service's own priming events.
 pub(crate) fn inner_events<B>(body: B) -> InnerEvents
 where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     use bytes::Buf;
     use eventsource_stream::Eventsource;
@@ -142,9 +139,7 @@ impl Buffered {
 /// layer must act on (initialize, setLevel, subscribe); at most 4 MiB are read.
 pub(crate) async fn buffer<B>(response: Response<B>, id: &RawValue) -> Result<Buffered, BoxError>
 where
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let sse = is_sse(&response);
     let (parts, body) = response.into_parts();

@@ -14,10 +14,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
-use http_body::Body;
 use serde_json::value::RawValue;
 
-use crate::body::BoxError;
+use crate::body::{BoxError, InnerResponseBody};
 use crate::context::SessionId;
 use crate::hub::{Event, EventId, StreamHub, StreamKey};
 use crate::inner::{inner_events, InnerEvents};
@@ -143,9 +142,7 @@ impl PostStream {
         retry: Duration,
     ) -> Self
     where
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        B: InnerResponseBody,
     {
         let key = StreamKey::new_post();
         let priming = priming.then(|| sse::priming(&EventId::new(key.clone(), 0), retry));

@@ -2,13 +2,12 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body::Body;
 use serde::Deserialize;
 use serde_json::Value;
 use tower_service::Service;
 
 use super::session::null_id;
-use crate::body::BoxError;
+use crate::body::InnerResponseBody;
 use crate::context::{now_ms, McpContext, SessionId, SessionRecord};
 use crate::inner::{self};
 use crate::layer::Config;
@@ -44,9 +43,7 @@ pub(crate) async fn initialize<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let Some(message) = incoming.single().filter(|m| m.kind == Kind::Request) else {
         return Ok(Rejection::new(

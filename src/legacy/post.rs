@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body::Body;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -13,7 +12,7 @@ use tower_service::Service;
 
 use super::recorded::{set_level, set_subscription};
 use super::session::load_session;
-use crate::body::{BoxError, SessionBody};
+use crate::body::{InnerResponseBody, SessionBody};
 use crate::context::SessionId;
 use crate::inner::{self};
 use crate::layer::Config;
@@ -35,9 +34,7 @@ pub(crate) async fn post<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let record = or_reject!(load_session(config, &parts).await);
     if incoming.batch && record.protocol_version != "2025-03-26" {

@@ -3,14 +3,13 @@
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
-use http_body::Body;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tower_service::Service;
 
 use super::session::null_id;
-use crate::body::{BoxError, SessionBody};
+use crate::body::{InnerResponseBody, SessionBody};
 use crate::context::{LogLevel, SessionRecord};
 use crate::inner::{self, Buffered};
 use crate::layer::Config;
@@ -30,9 +29,7 @@ async fn call_recorded<S, B>(
 ) -> Result<Result<Buffered, Rejection>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let response = inner::call(
         inner,
@@ -98,9 +95,7 @@ pub(super) async fn set_level<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
     let Ok(SetLevelParams { level }) = message.params_as() else {
@@ -141,9 +136,7 @@ pub(super) async fn set_subscription<S, B>(
 ) -> Result<Reply<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    B: InnerResponseBody,
 {
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
     let Ok(SubscribeParams { uri }) = message.params_as() else {
