@@ -16,9 +16,9 @@ use crate::layer::Config;
 use crate::protocol::headers::APPLICATION_JSON;
 use crate::protocol::jsonrpc::{code, result_body, Answer, Envelope};
 use crate::protocol::rejection::Rejection;
-use crate::service::{or_reject, InnerBody, Reply};
+use crate::service::{InnerBody, Reply};
 
-/// Calls the inner service for a method the layer records, and reads its answer.
+/// Calls the inner service for a method the layer records, and reads what it decided.
 async fn call_recorded<S, B>(
     config: &Config,
     inner: S,
@@ -26,7 +26,7 @@ async fn call_recorded<S, B>(
     bytes: Bytes,
     message: &Envelope,
     record: &SessionRecord,
-) -> Result<Result<Buffered, Rejection>, S::Error>
+) -> Result<Verdict<B>, S::Error>
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
     B: InnerResponseBody,
@@ -41,15 +41,18 @@ where
     )
     .await?;
     let id = message.id.as_deref().unwrap_or_else(|| null_id());
-    Ok(inner::buffer(response, id).await.map_err(|error| {
-        tracing::warn!(%error, "inner response unreadable");
-        Rejection::new(
-            StatusCode::BAD_GATEWAY,
-            code::SERVER_ERROR,
-            "inner service failed",
-        )
-        .with_id(Some(id))
-    }))
+    Ok(match inner::buffer(response, id).await {
+        Ok(buffered) => verdict(buffered, id),
+        Err(error) => {
+            tracing::warn!(%error, "inner response unreadable");
+            let failed = Rejection::new(
+                StatusCode::BAD_GATEWAY,
+                code::SERVER_ERROR,
+                "inner service failed",
+            );
+            Verdict::PassOn(failed.with_id(Some(id)).into_response())
+        }
+    })
 }
 
 /// What to do with the inner service's answer to a method the layer records.
@@ -104,8 +107,7 @@ where
             "Invalid params: level must be a log level",
         ));
     };
-    let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
-    let reply = match verdict(buffered, id) {
+    let reply = match call_recorded(config, inner, parts, bytes, message, &record).await? {
         Verdict::Record(reply) => reply,
         Verdict::PassOn(refusal) => return Ok(refusal),
     };
@@ -142,8 +144,7 @@ where
     let Ok(SubscribeParams { uri }) = message.params_as() else {
         return Ok(invalid_params(id, "Invalid params: uri must be a string"));
     };
-    let buffered = or_reject!(call_recorded(config, inner, parts, bytes, message, &record).await?);
-    let reply = match verdict(buffered, id) {
+    let reply = match call_recorded(config, inner, parts, bytes, message, &record).await? {
         Verdict::Record(reply) => reply,
         Verdict::PassOn(refusal) => return Ok(refusal),
     };

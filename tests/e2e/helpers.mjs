@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests: timeouts, a small SSE parser, JSON-RPC replies.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 
 export function deferred() {
   let resolve;
@@ -83,4 +84,20 @@ export async function jsonRpcReply(response, id) {
     if (message.id === id && ('result' in message || 'error' in message)) return message;
   }
   throw new Error(`SSE stream ended without a response to id ${id}`);
+}
+
+/** The median of some numbers (for the load benchmarks). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The `p` quantile (0–1) of some numbers. */
+export const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+/** A loopback TCP port nothing listens on now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }

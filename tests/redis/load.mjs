@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { jsonRpcReply, sseMessages } from '../e2e/helpers.mjs';
+import { freePort, jsonRpcReply, median, percentile, sseMessages } from '../e2e/helpers.mjs';
 import { Mcp } from '../worker/mcp.mjs';
 
 const { values } = parseArgs({
@@ -30,18 +30,6 @@ const REQUESTS = Number(values.requests);
 const STREAMS = values.streams.split(',').map(Number);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const binary = path.join(root, 'target/release/examples/everything');
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function listening(port) {
   for (let i = 0; i < 300; i++) {

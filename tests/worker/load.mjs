@@ -10,12 +10,11 @@
 //   node tests/worker/load.mjs label=BUILD_DIR [label=BUILD_DIR …] [--requests 2000]
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { jsonRpcReply, sseMessages } from '../e2e/helpers.mjs';
+import { freePort, jsonRpcReply, median, percentile, sseMessages } from '../e2e/helpers.mjs';
 import { Mcp } from './mcp.mjs';
 
 const { values, positionals } = parseArgs({
@@ -32,18 +31,6 @@ const STREAMS = values.streams.split(',').map(Number);
 const here = path.dirname(fileURLToPath(import.meta.url));
 // /proc reports CPU time in clock ticks of 10 ms (USER_HZ = 100 on Linux).
 const MS_PER_TICK = 10;
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The workerd processes below `pid`. */
 function workerdPids(pid) {
