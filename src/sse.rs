@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_timer::Delay;
 use futures_util::{FutureExt, Stream};
+use web_time::Instant;
 
 use crate::hub::EventId;
 
@@ -56,6 +57,11 @@ pub(crate) struct KeepAlive<S> {
     inner: S,
     interval: Duration,
     timer: Delay,
+    /// When the stream last yielded bytes. An item only notes the time; the timer, when it
+    /// fires, re-arms for what is left of the interval. (Restarting the timer on every item
+    /// costs a Worker two runtime calls and a callback allocation per event, on every open
+    /// stream a broadcast reaches.)
+    last_sent: Instant,
 }
 
 impl<S> KeepAlive<S> {
@@ -64,6 +70,7 @@ impl<S> KeepAlive<S> {
             inner,
             interval,
             timer: Delay::new(interval),
+            last_sent: Instant::now(),
         }
     }
 }
@@ -77,12 +84,17 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
-            this.timer.reset(this.interval);
+            this.last_sent = Instant::now();
             return Poll::Ready(item);
         }
-        if this.timer.poll_unpin(cx).is_ready() {
-            this.timer.reset(this.interval);
-            return Poll::Ready(Some(Ok(Bytes::from_static(KEEP_ALIVE))));
+        while this.timer.poll_unpin(cx).is_ready() {
+            let idle = this.last_sent.elapsed();
+            if idle >= this.interval {
+                this.last_sent = Instant::now();
+                this.timer.reset(this.interval);
+                return Poll::Ready(Some(Ok(Bytes::from_static(KEEP_ALIVE))));
+            }
+            this.timer.reset(this.interval - idle);
         }
         Poll::Pending
     }
@@ -108,5 +120,28 @@ mod tests {
             priming(&id, Duration::from_millis(500)),
             "id: g.3\nretry: 500\ndata: \n\n"
         );
+    }
+
+    /// Items closer together than the interval carry no keep-alive between them; once the
+    /// stream goes quiet, one follows a full interval after the last item.
+    #[tokio::test]
+    async fn keep_alive_only_after_a_quiet_interval() {
+        const INTERVAL: Duration = Duration::from_millis(150);
+        let items = futures_util::stream::unfold(0, |n| async move {
+            if n == 8 {
+                return futures_util::future::pending().await;
+            }
+            Delay::new(Duration::from_millis(25)).await;
+            Some((Ok::<_, ()>(Bytes::from(format!("item {n}"))), n + 1))
+        });
+        let mut stream = KeepAlive::new(Box::pin(items), INTERVAL);
+        for n in 0..8 {
+            let item = futures_util::StreamExt::next(&mut stream).await;
+            assert_eq!(item, Some(Ok(Bytes::from(format!("item {n}")))));
+        }
+        let last_item = Instant::now();
+        let next = futures_util::StreamExt::next(&mut stream).await;
+        assert_eq!(next, Some(Ok(Bytes::from_static(KEEP_ALIVE))));
+        assert!(last_item.elapsed() >= INTERVAL);
     }
 }

@@ -7,15 +7,21 @@
 //   - publish → arrival on 1, 100 and 1,000 open GET streams (median of 3), for builds with
 //     the layer.
 //
+// KV runs in a workerd process of its own (kv-server.mjs) unless `--kv in-process`: on
+// Cloudflare KV is a service outside the Worker and its work is not the Worker's CPU, while
+// under one Miniflare its simulation would share (and be counted with) the Worker's process.
+//
 //   node tests/worker/load.mjs label=BUILD_DIR [label=BUILD_DIR …] [--requests 2000]
+//     [--kv separate|in-process]
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { freePort, jsonRpcReply, median, percentile, sseMessages } from '../e2e/helpers.mjs';
+import { freePort, jsonRpcReply, median, percentile } from '../e2e/helpers.mjs';
 import { Mcp } from './mcp.mjs';
+import { listen } from './sse-listener.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -23,11 +29,13 @@ const { values, positionals } = parseArgs({
     requests: { type: 'string', default: '2000' },
     setups: { type: 'string', default: '300' },
     streams: { type: 'string', default: '1,100,1000' },
+    kv: { type: 'string', default: 'separate' },
   },
 });
 const REQUESTS = Number(values.requests);
 const SETUPS = Number(values.setups);
 const STREAMS = values.streams.split(',').map(Number);
+if (!['separate', 'in-process'].includes(values.kv)) throw new Error('--kv is separate or in-process');
 const here = path.dirname(fileURLToPath(import.meta.url));
 // /proc reports CPU time in clock ticks of 10 ms (USER_HZ = 100 on Linux).
 const MS_PER_TICK = 10;
@@ -62,19 +70,44 @@ function cpuMs(pids) {
   return ticks * MS_PER_TICK;
 }
 
-async function start(build) {
-  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
-  // Without the simulated KV write limit: its wrapper's own KV operations are not the layer's.
-  const child = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--port-a', a, '--port-b', b, '--port-c', c, '--build', build, '--no-kv-write-limit'], {
+/** Spawns a script that prints `ready …` once it serves; resolves with the process. */
+async function spawnReady(script, args) {
+  const child = spawn(process.execPath, [path.join(here, script), ...args.map(String)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
-    child.on('exit', () => reject(new Error(`workerd for ${build} exited`)));
+    child.on('exit', () => reject(new Error(`${script} exited`)));
   });
+  return child;
+}
+
+async function stop(child) {
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.on('exit', resolve));
+}
+
+async function start(build) {
+  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+  // Without the simulated KV write limit: its wrapper's own KV operations are not the layer's.
+  const args = ['--port-a', a, '--port-b', b, '--port-c', c, '--build', build, '--no-kv-write-limit'];
+  let kv;
+  if (values.kv === 'separate') {
+    const port = await freePort();
+    kv = await spawnReady('kv-server.mjs', ['--port', port]);
+    args.push('--kv-url', `http://127.0.0.1:${port}/`);
+  }
+  const child = await spawnReady('serve.mjs', args);
   const pids = workerdPids(child.pid);
   if (pids.length === 0) throw new Error('no workerd process found');
-  return { child, a: new Mcp(`http://127.0.0.1:${a}/mcp`), pids };
+  return {
+    a: new Mcp(`http://127.0.0.1:${a}/mcp`),
+    pids,
+    stop: async () => {
+      await stop(child);
+      if (kv) await stop(kv);
+    },
+  };
 }
 
 /** initialize + notifications/initialized; the session id, or undefined without a layer. */
@@ -129,21 +162,21 @@ async function arrival(server, streams) {
   for (let i = 0; i < streams; i++) {
     const session = await setup(server.a, `stream-${i}`);
     await jsonRpcReply(await server.a.post(session, server.a.request(1, 'resources/subscribe', { uri })), 1);
-    const response = await server.a.get(session);
-    open.push({ response, messages: sseMessages(response.body) });
+    open.push(await listen(server.a.url, session));
   }
   const publisher = await setup(server.a, 'publisher');
   const times = [];
-  for (let run = 0; run < 3; run++) {
-    const started = performance.now();
-    const arrivals = open.map(({ messages }) => messages.next().then(() => performance.now()));
-    await jsonRpcReply(await server.a.post(publisher, server.a.toolCall(100 + run, 'touch_resource', { uri })), 100 + run);
-    times.push(Math.max(...(await Promise.all(arrivals))) - started);
+  try {
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now();
+      // A stream that ends instead of delivering fails the run.
+      const arrivals = open.map((stream) => stream.next());
+      await jsonRpcReply(await server.a.post(publisher, server.a.toolCall(100 + run, 'touch_resource', { uri })), 100 + run);
+      times.push(Math.max(...(await Promise.all(arrivals))) - started);
+    }
+  } finally {
+    for (const stream of open) stream.close();
   }
-  await Promise.all(open.map(async ({ response, messages }) => {
-    await messages.return();
-    await response.body.cancel().catch(() => {});
-  }));
   return median(times);
 }
 
@@ -164,11 +197,11 @@ for (const spec of positionals) {
     }
     results.push(row);
   } finally {
-    server.child.kill('SIGTERM');
-    await new Promise((resolve) => server.child.on('exit', resolve));
+    await server.stop();
   }
 }
 
+console.log(`KV ${values.kv === 'separate' ? 'in a process of its own (its CPU not counted)' : 'simulated inside the Worker\'s workerd process (counted)'}`);
 for (const row of results) {
   console.log(`== ${row.label}`);
   console.log(`  tools/call c=1   ${fmt(row.c1)}`);

@@ -12,7 +12,13 @@
 // `--no-kv-write-limit` is given.
 //
 //   node tests/worker/serve.mjs --port-a 8787 --port-b 8788 --port-c 8789 [--persist DIR]
-//     [--build DIR] [--no-kv-write-limit]
+//     [--build DIR] [--no-kv-write-limit] [--kv-url URL] [--inspector PORT]
+//
+// `--kv-url URL` keeps KV in another process (kv-server.mjs there; no write limit), so load
+// benchmarks count only the Worker's own CPU.
+//
+// `--inspector PORT` opens workerd's V8 inspector there (for CPU profiles, see
+// tests/worker/profile.mjs).
 //
 // Prints one line `ready A_URL B_URL C_URL` when all listen, then runs until killed.
 import path from "node:path";
@@ -28,6 +34,8 @@ const { values } = parseArgs({
     persist: { type: "string" },
     build: { type: "string" },
     "no-kv-write-limit": { type: "boolean", default: false },
+    inspector: { type: "string" },
+    "kv-url": { type: "string" },
   },
 });
 
@@ -73,6 +81,47 @@ const rateLimitedKv = {
     }`,
 };
 
+// KV in another process (kv-server.mjs): each operation a POST there, as on Cloudflare a KV
+// operation is a subrequest to a service outside the Worker.
+const remoteKv = {
+  name: "remote-kv",
+  modules: true,
+  script: `
+    export default function ({ url }) {
+      async function call(body) {
+        const response = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+        if (!response.ok) throw new Error("KV " + body.op + " failed: " + response.status + " " + await response.text());
+        return response.json();
+      }
+      const typed = (options) => (typeof options === "string" ? { type: options } : options);
+      return {
+        async get(key, options) {
+          const many = Array.isArray(key);
+          const found = await call({ op: "get", ...(many ? { keys: key } : { key }), options: typed(options) });
+          return many ? new Map(found.entries) : found.value;
+        },
+        getWithMetadata: (key, options) => call({ op: "getWithMetadata", key, options: typed(options) }),
+        list: (options) => call({ op: "list", options }),
+        put: async (key, value, options) => { await call({ op: "put", key, value, options }); },
+        delete: async (key) => { await call({ op: "delete", key }); },
+      };
+    }`,
+};
+
+function sessionKv() {
+  if (values["kv-url"]) {
+    return { wrappedBindings: { TMCP_SESSION_INFO: { scriptName: "remote-kv", bindings: { url: values["kv-url"] } } } };
+  }
+  // The backend contract (a test route) checks what the store guarantees with back-to-back
+  // writes, so it gets the namespace without the write limit.
+  return values["no-kv-write-limit"]
+    ? { kvNamespaces: { TMCP_SESSION_INFO: KV_NAMESPACE, MCP_CONTRACT_KV: KV_NAMESPACE } }
+    : {
+        kvNamespaces: { MCP_CONTRACT_KV: KV_NAMESPACE },
+        wrappedBindings: { TMCP_SESSION_INFO: { scriptName: "rate-limited-kv" } },
+      };
+}
+
 function worker(name, port, hub) {
   return {
     name,
@@ -82,14 +131,7 @@ function worker(name, port, hub) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["enable_request_signal"],
-    // The backend contract (a test route) checks what the store guarantees with back-to-back
-    // writes, so it gets the namespace without the write limit.
-    ...(values["no-kv-write-limit"]
-      ? { kvNamespaces: { TMCP_SESSION_INFO: KV_NAMESPACE, MCP_CONTRACT_KV: KV_NAMESPACE } }
-      : {
-          kvNamespaces: { MCP_CONTRACT_KV: KV_NAMESPACE },
-          wrappedBindings: { TMCP_SESSION_INFO: { scriptName: "rate-limited-kv" } },
-        }),
+    ...sessionKv(),
     durableObjects: {
       TMCP_DURABLE_OBJECT: hub ?? { className: "McpSessionHub", useSQLite: true },
     },
@@ -103,11 +145,13 @@ const mf = new Miniflare({
   host,
   port: 0,
   cf: false,
+  ...(values.inspector ? { inspectorPort: Number(values.inspector) } : {}),
   kvPersist: persist && path.join(persist, "kv"),
   durableObjectsPersist: persist && path.join(persist, "do"),
   workers: [
     worker("a", values["port-a"]),
     rateLimitedKv,
+    remoteKv,
     worker("b", values["port-b"], { className: "McpSessionHub", scriptName: "a" }),
     worker("c", values["port-c"], { className: "BrokenHub", scriptName: "broken" }),
     {

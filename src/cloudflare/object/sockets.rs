@@ -29,9 +29,13 @@ impl McpSessionHub {
     /// The socket under `tag` that gets its frames: the newest; older ones are closed so
     /// their clients resume.
     fn route(&self, tag: &str) -> Option<WebSocket> {
-        let sockets = self
-            .state
-            .get_websockets_with_tag(tag)
+        let sockets = self.state.get_websockets_with_tag(tag);
+        if sockets.len() <= 1 {
+            // Nothing to order (reading an attachment is a structured-clone round trip, paid
+            // per session on a broadcast).
+            return sockets.into_iter().next();
+        }
+        let sockets = sockets
             .into_iter()
             .map(|ws| (attachment(&ws).map_or(0, |a| a.opened), ws))
             .collect();
