@@ -178,37 +178,40 @@ const workloads = {
     };
   },
 };
-const workload = workloads[values.workload](values.count && Number(values.count));
-await workload.prepare();
+try {
+  const workload = workloads[values.workload](values.count && Number(values.count));
+  await workload.prepare();
 
-const targets = await (await fetch(`http://127.0.0.1:${ports[3]}/json/list`)).json();
-const sessions = [];
-// The Worker's isolate (it also runs the hub object) and the KV simulation; Miniflare's own
-// proxies and caches are the same for every build.
-for (const target of targets.filter(({ id }) => id === 'core:user:a' || id.startsWith('kv:'))) {
-  const session = await devtools(target.webSocketDebuggerUrl);
-  await session.send('Profiler.enable');
-  await session.send('Profiler.setSamplingInterval', { interval: 100 });
-  await session.send('Profiler.start');
-  sessions.push({ id: target.id, session });
-}
-const started = performance.now();
-for (let run = 0; run < Number(values.runs); run++) await workload.run(run);
-const elapsed = performance.now() - started;
-console.log(`${values.workload}: ${elapsed.toFixed(0)} ms wall`);
-for (const { id, session } of sessions) {
-  const { profile } = await session.send('Profiler.stop');
-  session.close();
-  if (values.save) writeFileSync(path.join(values.save, `${id.replaceAll(':', '_')}.cpuprofile`), JSON.stringify(profile));
-  const { functions, kinds, shares } = summarize(profile);
-  const busy = [...kinds].filter(([kind]) => kind !== '(idle)' && kind !== '(root)').reduce((sum, [, ms]) => sum + ms, 0);
-  if (busy < 1) continue;
-  const percent = (ms) => `${((100 * ms) / busy).toFixed(1)} %`;
-  console.log(`\n== ${id}: ${busy.toFixed(1)} ms sampled busy`);
-  console.log(`  by kind:  ${[...kinds].filter(([k]) => k !== '(idle)' && k !== '(root)').sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${percent(ms)}`).join(', ')}`);
-  console.log(`  by share: ${[...shares].sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${percent(ms)}`).join(', ')}`);
-  for (const [name, ms] of [...functions].filter(([name]) => !name.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, Number(values.top))) {
-    console.log(`  ${ms.toFixed(2).padStart(9)} ms  ${name}`);
+  const targets = await (await fetch(`http://127.0.0.1:${ports[3]}/json/list`)).json();
+  const sessions = [];
+  // The Worker's isolate (it also runs the hub object) and the KV simulation; Miniflare's own
+  // proxies and caches are the same for every build.
+  for (const target of targets.filter(({ id }) => id === 'core:user:a' || id.startsWith('kv:'))) {
+    const session = await devtools(target.webSocketDebuggerUrl);
+    await session.send('Profiler.enable');
+    await session.send('Profiler.setSamplingInterval', { interval: 100 });
+    await session.send('Profiler.start');
+    sessions.push({ id: target.id, session });
   }
+  const started = performance.now();
+  for (let run = 0; run < Number(values.runs); run++) await workload.run(run);
+  const elapsed = performance.now() - started;
+  console.log(`${values.workload}: ${elapsed.toFixed(0)} ms wall`);
+  for (const { id, session } of sessions) {
+    const { profile } = await session.send('Profiler.stop');
+    session.close();
+    if (values.save) writeFileSync(path.join(values.save, `${id.replaceAll(':', '_')}.cpuprofile`), JSON.stringify(profile));
+    const { functions, kinds, shares } = summarize(profile);
+    const busy = [...kinds].filter(([kind]) => kind !== '(idle)' && kind !== '(root)').reduce((sum, [, ms]) => sum + ms, 0);
+    if (busy < 1) continue;
+    const percent = (ms) => `${((100 * ms) / busy).toFixed(1)} %`;
+    console.log(`\n== ${id}: ${busy.toFixed(1)} ms sampled busy`);
+    console.log(`  by kind:  ${[...kinds].filter(([k]) => k !== '(idle)' && k !== '(root)').sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${percent(ms)}`).join(', ')}`);
+    console.log(`  by share: ${[...shares].sort((x, y) => y[1] - x[1]).map(([k, ms]) => `${k} ${percent(ms)}`).join(', ')}`);
+    for (const [name, ms] of [...functions].filter(([name]) => !name.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, Number(values.top))) {
+      console.log(`  ${ms.toFixed(2).padStart(9)} ms  ${name}`);
+    }
+  }
+} finally {
+  child.kill('SIGTERM');
 }
-child.kill('SIGTERM');
