@@ -16,6 +16,9 @@ use worker::AbortSignal;
 
 /// A response body that ends, dropping the body it wraps, when the client disconnects.
 ///
+/// It starts watching the signal only once the body has to wait for something: a body that
+/// is ready at once (every plain JSON answer) never registers a listener.
+///
 /// ```ignore
 /// let signal = request.extensions().get::<worker::AbortSignal>().cloned();
 /// let response = service.oneshot(request).await?;
@@ -23,6 +26,8 @@ use worker::AbortSignal;
 /// ```
 pub struct EndOnDisconnect<B> {
     inner: Option<Pin<Box<B>>>,
+    /// The signal, until the body first waits and a listener takes it over.
+    signal: Option<SendWrapper<AbortSignal>>,
     disconnected: Option<oneshot::Receiver<()>>,
     _listener: Option<SendWrapper<Listener>>,
 }
@@ -43,15 +48,18 @@ impl Drop for Listener {
 impl<B> EndOnDisconnect<B> {
     /// Wraps `body`, watching `signal` (the request's; `None` watches nothing).
     pub fn new(body: B, signal: Option<AbortSignal>) -> Self {
-        let mut this = Self {
+        Self {
             inner: Some(Box::pin(body)),
+            signal: signal.map(SendWrapper::new),
             disconnected: None,
             _listener: None,
-        };
-        let Some(signal) = signal else { return this };
+        }
+    }
+
+    /// Starts listening for the signal's abort; whether the client is already gone.
+    fn watch(&mut self, signal: AbortSignal) -> bool {
         if signal.aborted() {
-            this.inner = None;
-            return this;
+            return true;
         }
         let (sender, receiver) = oneshot::channel();
         let mut sender = Some(sender);
@@ -64,10 +72,22 @@ impl<B> EndOnDisconnect<B> {
             .add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref())
             .is_ok()
         {
-            this.disconnected = Some(receiver);
-            this._listener = Some(SendWrapper::new(Listener { signal, on_abort }));
+            self.disconnected = Some(receiver);
+            self._listener = Some(SendWrapper::new(Listener { signal, on_abort }));
         }
-        this
+        false
+    }
+
+    /// Whether the client went away (registering `cx` to hear when it does).
+    fn poll_disconnected(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(signal) = self.signal.take() {
+            if self.watch(signal.0) {
+                return true;
+            }
+        }
+        self.disconnected.as_mut().is_some_and(|disconnected| {
+            matches!(Pin::new(disconnected).poll(cx), Poll::Ready(Ok(())))
+        })
     }
 }
 
@@ -82,17 +102,21 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        if let Some(disconnected) = self.disconnected.as_mut() {
-            if let Poll::Ready(Ok(())) = Pin::new(disconnected).poll(cx) {
-                // Dropping the body releases what it holds (hub WebSockets, timers).
-                self.inner = None;
-                self.disconnected = None;
-            }
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(frame) = inner.as_mut().poll_frame(cx) {
+            return Poll::Ready(frame);
         }
-        match self.inner.as_mut() {
-            Some(inner) => inner.as_mut().poll_frame(cx),
-            None => Poll::Ready(None),
+        if this.poll_disconnected(cx) {
+            // Dropping the body releases what it holds (hub WebSockets, timers).
+            this.inner = None;
+            this.disconnected = None;
+            this._listener = None;
+            return Poll::Ready(None);
         }
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {

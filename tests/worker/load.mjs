@@ -16,14 +16,10 @@
 //
 //   node tests/worker/load.mjs label=BUILD_DIR [label=BUILD_DIR …] [--requests 2000]
 //     [--setups 300] [--rounds 3] [--kv separate|in-process]
-import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { freePort, jsonRpcReply, median, percentile } from '../e2e/helpers.mjs';
-import { Mcp } from './mcp.mjs';
+import { jsonRpcReply, median, percentile } from '../e2e/helpers.mjs';
+import { cpuMs, setup, startWorker } from './bench-server.mjs';
 import { listen } from './sse-listener.mjs';
 
 const { values, positionals } = parseArgs({
@@ -40,93 +36,6 @@ const REQUESTS = Number(values.requests);
 const SETUPS = Number(values.setups);
 const ROUNDS = Number(values.rounds);
 const STREAMS = values.streams.split(',').map(Number);
-if (!['separate', 'in-process'].includes(values.kv)) throw new Error('--kv is separate or in-process');
-const here = path.dirname(fileURLToPath(import.meta.url));
-// /proc reports CPU time in clock ticks of 10 ms (USER_HZ = 100 on Linux).
-const MS_PER_TICK = 10;
-
-/** The workerd processes below `pid`. */
-function workerdPids(pid) {
-  const children = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').trim();
-      const [, comm, rest] = stat.match(/^\d+ \((.*)\) (.*)$/);
-      const ppid = Number(rest.split(' ')[1]);
-      if (ppid === pid) {
-        if (comm.startsWith('workerd')) children.push(Number(entry));
-        children.push(...workerdPids(Number(entry)));
-      }
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return children;
-}
-
-/** utime + stime of the processes, in milliseconds. */
-function cpuMs(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    ticks += Number(rest[11]) + Number(rest[12]);
-  }
-  return ticks * MS_PER_TICK;
-}
-
-/** Spawns a script that prints `ready …` once it serves; resolves with the process. */
-async function spawnReady(script, args) {
-  const child = spawn(process.execPath, [path.join(here, script), ...args.map(String)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
-    child.on('exit', () => reject(new Error(`${script} exited`)));
-  });
-  return child;
-}
-
-async function stop(child) {
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.on('exit', resolve));
-}
-
-async function start(build) {
-  const [a, b, c] = [await freePort(), await freePort(), await freePort()];
-  // Without the simulated KV write limit: its wrapper's own KV operations are not the layer's.
-  const args = ['--port-a', a, '--port-b', b, '--port-c', c, '--build', build, '--no-kv-write-limit'];
-  let kv;
-  if (values.kv === 'separate') {
-    const port = await freePort();
-    kv = await spawnReady('kv-server.mjs', ['--port', port]);
-    args.push('--kv-url', `http://127.0.0.1:${port}/`);
-  }
-  const child = await spawnReady('serve.mjs', args);
-  const pids = workerdPids(child.pid);
-  if (pids.length === 0) throw new Error('no workerd process found');
-  return {
-    a: new Mcp(`http://127.0.0.1:${a}/mcp`),
-    pids,
-    stop: async () => {
-      await stop(child);
-      if (kv) await stop(kv);
-    },
-  };
-}
-
-/** initialize + notifications/initialized; the session id, or undefined without a layer. */
-async function setup(mcp, name) {
-  const response = await mcp.post(undefined, mcp.request(0, 'initialize', {
-    protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' },
-  }));
-  const session = response.headers.get('mcp-session-id') ?? undefined;
-  await response.arrayBuffer();
-  const initialized = await mcp.post(session, { jsonrpc: '2.0', method: 'notifications/initialized' });
-  await initialized.arrayBuffer();
-  return session;
-}
-
 /** Runs `count` operations over `concurrency` loops; returns req/s, latencies, CPU per op. */
 async function measure(server, concurrency, count, operation) {
   const latencies = [];
@@ -211,7 +120,7 @@ const servers = [];
 try {
   for (const spec of positionals) {
     const [label, build] = spec.split('=');
-    const server = await start(path.resolve(build));
+    const server = await startWorker({ build, kv: values.kv });
     servers.push({ label, server, layered: !!(await setup(server.a, 'probe')), rounds: { c1: [], c16: [], setup: [] } });
   }
   // Builds take turns, round after round, so drift on a shared machine spreads over all.

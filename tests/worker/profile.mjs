@@ -7,13 +7,12 @@
 // proportions, not as the CPU a request costs (load.mjs measures that).
 //
 //   node tests/worker/profile.mjs [--build DIR] [--workload setup|steady|arrival]
-//     [--count N] [--runs 1] [--top 25] [--save DIR]
+//     [--count N] [--runs 1] [--kv in-process|separate] [--top 25] [--save DIR]
 //
 // `--save DIR` also writes each isolate's profile there (`.cpuprofile`, for DevTools).
 //
 // Workloads: `setup` (initialize + notifications/initialized, N times), `steady` (N
 // `tools/call` on one session), `arrival` (N open GET streams, one resource update to all).
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -21,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { freePort, jsonRpcReply } from '../e2e/helpers.mjs';
-import { Mcp } from './mcp.mjs';
+import { setup as setupSession, startWorker } from './bench-server.mjs';
 import { listen } from './sse-listener.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,6 +32,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' },
     save: { type: 'string' },
     runs: { type: 'string', default: '1' },
+    kv: { type: 'string', default: 'in-process' },
   },
 });
 const WebSocket = createRequire(path.join(here, '../../examples/worker/package.json'))('ws');
@@ -119,25 +119,10 @@ function summarize(profile) {
   return { functions, kinds, shares };
 }
 
-const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-const child = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--port-a', ports[0], '--port-b', ports[1], '--port-c', ports[2], '--build', path.resolve(values.build), '--no-kv-write-limit', '--inspector', ports[3]], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-await new Promise((resolve, reject) => {
-  child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
-  child.on('exit', () => reject(new Error('workerd exited')));
-});
-const mcp = new Mcp(`http://127.0.0.1:${ports[0]}/mcp`);
-
-async function setup(name) {
-  const response = await mcp.post(undefined, mcp.request(0, 'initialize', {
-    protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' },
-  }));
-  const session = response.headers.get('mcp-session-id') ?? undefined;
-  await response.arrayBuffer();
-  await (await mcp.post(session, { jsonrpc: '2.0', method: 'notifications/initialized' })).arrayBuffer();
-  return session;
-}
+const inspector = await freePort();
+const server = await startWorker({ build: values.build, kv: values.kv, inspector });
+const { a: mcp } = server;
+const setup = (name) => setupSession(mcp, name);
 
 /** The workload: something to prepare (not profiled) and something to run (profiled). */
 const workloads = {
@@ -182,11 +167,11 @@ try {
   const workload = workloads[values.workload](values.count && Number(values.count));
   await workload.prepare();
 
-  const targets = await (await fetch(`http://127.0.0.1:${ports[3]}/json/list`)).json();
+  const targets = await (await fetch(`http://127.0.0.1:${inspector}/json/list`)).json();
   const sessions = [];
   // The Worker's isolate (it also runs the hub object) and the KV simulation; Miniflare's own
   // proxies and caches are the same for every build.
-  for (const target of targets.filter(({ id }) => id === 'core:user:a' || id.startsWith('kv:'))) {
+  for (const target of targets.filter(({ id }) => id === 'core:user:a' || id === 'core:user:remote-kv' || id.startsWith('kv:'))) {
     const session = await devtools(target.webSocketDebuggerUrl);
     await session.send('Profiler.enable');
     await session.send('Profiler.setSamplingInterval', { interval: 100 });
@@ -213,5 +198,5 @@ try {
     }
   }
 } finally {
-  child.kill('SIGTERM');
+  await server.stop();
 }

@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
 
 /// Collects one formatted event and hands it to `console.log` when done.
 #[derive(Default)]
@@ -40,19 +42,29 @@ impl<'a> MakeWriter<'a> for Console {
     }
 }
 
-/// Installs the console subscriber once per isolate; `level` (the `LOG_LEVEL` variable, default
-/// `info`) is only read then.
-pub(crate) fn init(level: impl FnOnce() -> Option<String>) {
+/// What is logged unless `LOG_LEVEL` says otherwise. rmcp serves one request per service here,
+/// so its lifecycle lines at `info` ("Service initialized as server", "input stream
+/// terminated", "serve finished") would be three console lines, formatted and written, per
+/// request.
+const DEFAULT_FILTER: &str = "info,rmcp=warn";
+
+/// Installs the console subscriber once per isolate; `filter` (the `LOG_LEVEL` variable: a
+/// level, or `target=level` directives such as `debug,rmcp=info`; default
+/// [`DEFAULT_FILTER`]) is only read then.
+pub(crate) fn init(filter: impl FnOnce() -> Option<String>) {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
-        let level = level()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(tracing::Level::INFO);
-        let _ = tracing_subscriber::fmt()
-            .with_writer(Console)
-            .with_max_level(level)
-            .with_ansi(false)
-            .without_time()
+        let targets: Targets = filter()
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| DEFAULT_FILTER.parse().expect("a valid filter"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(Console)
+                    .with_ansi(false)
+                    .without_time(),
+            )
+            .with(targets)
             .try_init();
     });
 }
