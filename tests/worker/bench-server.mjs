@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const MS_PER_TICK = 10;
 
 /** The workerd processes below `pid`. */
-function workerdPids(pid) {
+export function workerdPids(pid) {
   const children = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
