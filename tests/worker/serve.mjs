@@ -110,6 +110,7 @@ const remoteKv = {
 
 function sessionKv() {
   if (values["kv-url"]) {
+    // For benchmarks only: the contract's test route has no namespace of its own here.
     return { wrappedBindings: { TMCP_SESSION_INFO: { scriptName: "remote-kv", bindings: { url: values["kv-url"] } } } };
   }
   // The backend contract (a test route) checks what the store guarantees with back-to-back
