@@ -43,6 +43,19 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// The principal a request speaks for: what [`SessionLayer::with_principal`] extracts, or
+    /// else the subject of the token an auth layer verified.
+    pub(crate) fn principal_of(&self, parts: &http::request::Parts) -> Option<String> {
+        if let Some(extract) = &self.principal {
+            return extract(parts);
+        }
+        #[cfg(feature = "auth")]
+        if let Some(identity) = parts.extensions.get::<crate::auth::Identity>() {
+            return Some(identity.subject.clone());
+        }
+        None
+    }
+
     pub(crate) fn idle_timeout_ms(&self) -> u64 {
         u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX)
     }
@@ -198,6 +211,9 @@ impl SessionLayer {
     /// by an authentication layer). A request from another principal gets 404, as if the
     /// session did not exist. A session initialized without a principal is bound to none and
     /// open to every caller: put authentication in front if sessions must be private.
+    ///
+    /// Without it, sessions are bound to the subject of the token that the `auth` feature's
+    /// `AuthLayer` verified, when one is in front.
     ///
     /// ```
     /// # use mcp_edge_session::SessionLayer;

@@ -67,6 +67,8 @@
 //! `cloudflare::McpSessionHub` Durable Object; `SessionLayer::cloudflare(&env)` wires both.
 //! [`contract`] holds the checks every backend must pass.
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod body;
 #[cfg(feature = "cloudflare")]
 pub mod cloudflare;

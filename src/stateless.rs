@@ -73,7 +73,8 @@ where
         .with_id(message.id.as_deref())
         .into_response());
     }
-    let context = or_reject!(stateless_context(&parts.headers, message));
+    let mut context = or_reject!(stateless_context(&parts.headers, message));
+    context.principal = config.principal_of(&parts);
     if message.method.as_deref() == Some("subscriptions/listen") {
         return Ok(listen(config, message, context).await);
     }

@@ -12,6 +12,8 @@
 //! (`TMCP_SESSION_INFO`, `TMCP_DURABLE_OBJECT`), so its `wrangler.toml` can be reused.
 
 mod disconnect;
+#[cfg(feature = "auth")]
+mod fetch;
 mod hub;
 mod kv;
 mod object;
@@ -22,6 +24,8 @@ mod stats;
 mod wire;
 
 pub use disconnect::EndOnDisconnect;
+#[cfg(feature = "auth")]
+pub use fetch::WorkerFetch;
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
 pub use object::McpSessionHub;

@@ -82,10 +82,7 @@ where
     }
     let requested = params.protocol_version.unwrap_or_default();
     let session_id = SessionId::generate();
-    let principal = config
-        .principal
-        .as_ref()
-        .and_then(|extract| extract(&parts));
+    let principal = config.principal_of(&parts);
     let context = McpContext {
         era: Era::Legacy,
         session_id: Some(session_id.clone()),

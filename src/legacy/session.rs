@@ -41,8 +41,7 @@ pub(super) async fn load_session(
         Err(error) => return Err(Rejection::unavailable(&error)),
     };
     if let Some(bound) = &record.principal {
-        let caller = config.principal.as_ref().and_then(|extract| extract(parts));
-        if caller.as_deref() != Some(bound.as_str()) {
+        if config.principal_of(parts).as_deref() != Some(bound.as_str()) {
             return Err(Rejection::session_not_found());
         }
     }
