@@ -6,11 +6,21 @@
 //! MCP_LISTEN=127.0.0.1:3000 cargo run --example everything
 //! REDIS_URL=redis://127.0.0.1:6379/0 cargo run --example everything
 //! ```
+//!
+//! With `MCP_AUTH_ISSUER` set it is an OAuth 2.1 resource server: only requests with a valid
+//! bearer token of that issuer, meant for `MCP_RESOURCE` (this endpoint's URL) and granting
+//! `MCP_AUTH_SCOPES`, are served ("Protecting your server" in the README).
+//!
+//! ```sh
+//! MCP_AUTH_ISSUER=https://auth.example.com MCP_RESOURCE=http://127.0.0.1:8080/mcp \
+//!   MCP_AUTH_SCOPES=mcp:tools cargo run --example everything
+//! ```
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use everything_fixture::Everything;
+use mcp_edge_session::auth::{AuthLayer, AuthSettings, ReqwestClient};
 use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::SessionLayer;
 use tower::ServiceBuilder;
@@ -35,10 +45,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let layer = layer.with_executor(|task| {
         tokio::spawn(task);
     });
-    let mcp = ServiceBuilder::new()
-        .layer(layer)
-        .service(RmcpService::new(|| Ok(Everything::new())));
-    let app = Router::new().route_service("/mcp", mcp);
+    let server = RmcpService::new(|| Ok(Everything::new()));
+    let app = match AuthSettings::from_lookup(|name| std::env::var(name).ok())? {
+        Some(settings) => {
+            tracing::info!(issuer = %settings.issuer, resource = %settings.resource, "bearer tokens required");
+            let auth = AuthLayer::from_settings(&settings, ReqwestClient::new()?)?;
+            // The metadata document is answered by the same service as the endpoint.
+            let paths = auth.metadata_paths().to_vec();
+            let mcp = ServiceBuilder::new()
+                .layer(auth)
+                .layer(layer)
+                .service(server);
+            paths.iter().fold(
+                Router::new().route_service("/mcp", mcp.clone()),
+                |app, path| app.route_service(path, mcp.clone()),
+            )
+        }
+        None => {
+            Router::new().route_service("/mcp", ServiceBuilder::new().layer(layer).service(server))
+        }
+    };
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("MCP server on http://{}/mcp", listener.local_addr()?);

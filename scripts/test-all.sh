@@ -3,7 +3,8 @@
 # redis-server, the TypeScript SDK client and the
 # official conformance suite against the native example, two native processes on one Redis
 # (through a round-robin balancer), then the Worker end to end under
-# local workerd (conformance, SDK client, cross-isolate, hibernation, durability).
+# local workerd (conformance, SDK client, cross-isolate, hibernation, durability), then both
+# as OAuth resource servers against a local authorization server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,7 @@ bash tests/e2e/run.sh
 bash scripts/conformance.sh
 bash tests/redis/run.sh
 bash tests/worker/run.sh
+# OAuth: a local authorization server with real keys in front of the native example and the
+# Worker (the TypeScript SDK's client-credentials discovery, the refused-token matrix).
+bash tests/auth/run.sh native
+bash tests/auth/run.sh worker

@@ -162,6 +162,8 @@ fn claims(sub: &str) -> Value {
     json!({
         "iss": ISSUER, "sub": sub, "aud": RESOURCE, "client_id": "test-client",
         "scope": "mcp:tools other", "iat": now(), "exp": now() + 300,
+        // Every token differs, so each is verified rather than found among verified ones.
+        "jti": uuid::Uuid::new_v4().to_string(),
     })
 }
 

@@ -29,7 +29,7 @@ pub struct ReqwestClient {
 #[cfg(not(target_arch = "wasm32"))]
 impl ReqwestClient {
     /// A client with its own connection pool.
-    pub fn new() -> Result<Self, BoxError> {
+    pub fn new() -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;

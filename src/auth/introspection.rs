@@ -1,24 +1,15 @@
-//! Opaque access tokens: RFC 7662 introspection at the authorization server, each answer
-//! cached no longer than the token lives (and at most a minute, so a revocation shows soon).
+//! Opaque access tokens: RFC 7662 introspection at the authorization server.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::http::{fetch_json, HttpClient};
 use super::identity::Identity;
 use super::verifier::VerifyError;
 use crate::context::now_ms;
-
-/// Longest an introspection answer is trusted.
-const MAX_CACHE_MS: u64 = 60_000;
-/// Most answers kept (per process or isolate).
-const MAX_CACHED: usize = 10_000;
 
 /// The resource server's own client credentials at the authorization server.
 #[derive(Clone)]
@@ -39,50 +30,16 @@ impl ClientCredentials {
     }
 }
 
-/// Cached introspection answers, keyed by the token's SHA-256 (tokens themselves are not kept).
-#[derive(Default)]
-pub(crate) struct IntrospectionCache {
-    answers: Mutex<HashMap<[u8; 32], (Identity, u64)>>,
-}
-
-impl IntrospectionCache {
-    fn get(&self, key: &[u8; 32], now: u64) -> Option<Identity> {
-        let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        answers
-            .get(key)
-            .filter(|(_, until)| *until > now)
-            .map(|(identity, _)| identity.clone())
-    }
-
-    fn put(&self, key: [u8; 32], identity: Identity, until: u64, now: u64) {
-        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        if answers.len() >= MAX_CACHED {
-            answers.retain(|_, (_, until)| *until > now);
-            if answers.len() >= MAX_CACHED {
-                answers.clear();
-            }
-        }
-        answers.insert(key, (identity, until));
-    }
-}
-
-/// Asks `endpoint` about `token` (or answers from the cache).
-#[allow(clippy::too_many_arguments)]
+/// Asks `endpoint` about `token`.
 pub(crate) async fn introspect(
     http: &dyn HttpClient,
     endpoint: &str,
     credentials: &ClientCredentials,
-    cache: &IntrospectionCache,
     token: &str,
     issuer: &str,
     audience: &str,
     timeout: Duration,
 ) -> Result<Identity, VerifyError> {
-    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let now = now_ms();
-    if let Some(identity) = cache.get(&key, now) {
-        return Ok(identity);
-    }
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("token", token)
         .append_pair("token_type_hint", "access_token")
@@ -99,13 +56,7 @@ pub(crate) async fn introspect(
     let answer: Map<String, Value> = fetch_json(http, request, timeout)
         .await
         .map_err(VerifyError::Unavailable)?;
-    let identity = accept(answer, issuer, audience, now / 1000)?;
-    let until = identity
-        .expires_at
-        .map_or(u64::MAX, |exp| exp.saturating_mul(1000))
-        .min(now.saturating_add(MAX_CACHE_MS));
-    cache.put(key, identity.clone(), until, now);
-    Ok(identity)
+    accept(answer, issuer, audience, now_ms() / 1000)
 }
 
 /// An introspection answer's verdict: active, not expired, for this audience and issuer.

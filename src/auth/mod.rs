@@ -30,6 +30,7 @@
 //! route each of [`AuthLayer::metadata_paths`] to it.
 
 mod bearer;
+mod cache;
 mod challenge;
 mod discovery;
 mod endpoint;

@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use jsonwebtoken::Algorithm;
 use url::Url;
 
+use super::cache::VerifiedTokens;
 use super::discovery::{discover, IssuerMetadata};
 use super::endpoint::secure_url;
 use super::http::{fetch_json, get, HttpClient};
 use super::identity::Identity;
-use super::introspection::{introspect, ClientCredentials, IntrospectionCache};
+use super::introspection::{introspect, ClientCredentials};
 use super::jwks::KeySet;
 use super::jwt::{self, JwtRules, DEFAULT_ALGORITHMS};
 use super::refresh::{Fetched, NotRefreshed, Refreshing};
@@ -45,8 +46,10 @@ const LEEWAY: Duration = Duration::from_secs(10);
 ///   accepted within 30 s, and a flood of made-up key ids cannot flood the issuer.
 /// - Other tokens are introspected (RFC 7662) when the issuer publishes an
 ///   `introspection_endpoint` and [`with_client_credentials`](Self::with_client_credentials)
-///   gave the resource server's own credentials; answers are cached until the token expires,
-///   at most a minute.
+///   gave the resource server's own credentials.
+/// - A token verified once is not checked again for a minute (or until it expires, if that is
+///   sooner): a client's steady requests cost a SHA-256 and a lookup. So a revoked token, or one
+///   signed by a key the issuer withdrew, keeps working for at most a minute.
 /// - Every fetch is bounded (5 s): an issuer that is down, slow or answers junk makes
 ///   requests that need it 503, while tokens of cached keys keep working.
 ///
@@ -71,7 +74,7 @@ pub struct OAuthVerifier {
     timeout: Duration,
     metadata: Refreshing<IssuerMetadata>,
     keys: Refreshing<KeySet>,
-    introspected: IntrospectionCache,
+    verified: VerifiedTokens,
 }
 
 impl OAuthVerifier {
@@ -107,7 +110,7 @@ impl OAuthVerifier {
             timeout: FETCH_TIMEOUT,
             metadata: Refreshing::new(REFETCH_COOLDOWN, METADATA_MAX_AGE),
             keys: Refreshing::new(REFETCH_COOLDOWN, KEYS_MAX_AGE),
-            introspected: IntrospectionCache::default(),
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -253,7 +256,6 @@ impl OAuthVerifier {
             self.http.as_ref(),
             endpoint,
             credentials,
-            &self.introspected,
             token,
             &self.rules.issuer,
             &self.rules.audience,
@@ -286,11 +288,17 @@ fn unavailable(what: &str, not: NotRefreshed) -> VerifyError {
 #[async_trait]
 impl TokenVerifier for OAuthVerifier {
     async fn verify(&self, token: &str) -> Result<Identity, VerifyError> {
-        if jwt::looks_like_jwt(token) {
-            self.verify_jwt(token).await
-        } else {
-            self.verify_opaque(token).await
+        let key = VerifiedTokens::key(token);
+        if let Some(identity) = self.verified.get(&key) {
+            return Ok(identity);
         }
+        let identity = if jwt::looks_like_jwt(token) {
+            self.verify_jwt(token).await?
+        } else {
+            self.verify_opaque(token).await?
+        };
+        self.verified.put(key, &identity);
+        Ok(identity)
     }
 }
 

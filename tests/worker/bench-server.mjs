@@ -66,13 +66,15 @@ async function stop(child) {
  * Starts the Worker built in `build`. `kv`: 'separate' (KV in its own workerd process,
  * kv-server.mjs, so its CPU is not counted) or 'in-process' (Miniflare's KV simulation in the
  * Worker's process). `inspector`: a port for workerd's V8 inspector. Resolves with `a` (an
- * Mcp client of isolate A), `pids` (the Worker's workerd processes), `stop()`.
+ * Mcp client of isolate A), `pids` (the Worker's workerd processes), `stop()`. `vars`: text
+ * bindings of the Worker (its `[vars]`).
  */
-export async function startWorker({ build, kv = 'separate', inspector }) {
+export async function startWorker({ build, kv = 'separate', inspector, vars = {} }) {
   if (!['separate', 'in-process'].includes(kv)) throw new Error('kv is separate or in-process');
   const [a, b, c] = [await freePort(), await freePort(), await freePort()];
   const args = ['--port-a', a, '--port-b', b, '--port-c', c, '--build', path.resolve(build), '--no-kv-write-limit'];
   if (inspector) args.push('--inspector', inspector);
+  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}=${value}`);
   let kvServer;
   if (kv === 'separate') {
     const port = await freePort();

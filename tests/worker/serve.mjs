@@ -12,7 +12,10 @@
 // `--no-kv-write-limit` is given.
 //
 //   node tests/worker/serve.mjs --port-a 8787 --port-b 8788 --port-c 8789 [--persist DIR]
-//     [--build DIR] [--no-kv-write-limit] [--kv-url URL] [--inspector PORT]
+//     [--build DIR] [--no-kv-write-limit] [--kv-url URL] [--inspector PORT] [--var NAME=VALUE]...
+//
+// `--var NAME=VALUE` (repeatable) adds a plain text binding to each of the Workers a, b and c
+// (as a `[vars]` entry of wrangler.toml would), e.g. the auth settings of tests/auth/run.sh.
 //
 // `--kv-url URL` keeps KV in another process (kv-server.mjs there; no write limit), so load
 // benchmarks count only the Worker's own CPU.
@@ -36,8 +39,17 @@ const { values } = parseArgs({
     "no-kv-write-limit": { type: "boolean", default: false },
     inspector: { type: "string" },
     "kv-url": { type: "string" },
+    var: { type: "string", multiple: true, default: [] },
   },
 });
+
+const vars = Object.fromEntries(
+  values.var.map((entry) => {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new Error(`--var takes NAME=VALUE, not ${JSON.stringify(entry)}`);
+    return [entry.slice(0, eq), entry.slice(eq + 1)];
+  }),
+);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Miniflare is installed with the Worker's own npm tooling (examples/worker/package.json).
@@ -137,7 +149,7 @@ function worker(name, port, hub) {
       TMCP_DURABLE_OBJECT: hub ?? { className: "McpSessionHub", useSQLite: true },
     },
     unsafeDirectSockets: [{ host, port: Number(port) }],
-    bindings: { MCP_TEST_ROUTES: "1" },
+    bindings: { MCP_TEST_ROUTES: "1", ...vars },
   };
 }
 

@@ -16,6 +16,8 @@ use worker::send::SendWrapper;
 use worker::worker_sys::web_sys;
 use worker::{event, Context, Env, HttpRequest};
 
+#[cfg(not(feature = "bare"))]
+mod auth;
 mod console;
 #[cfg(not(feature = "bare"))]
 mod test_routes;
@@ -43,7 +45,13 @@ async fn fetch(request: web_sys::Request, env: Env, context: Context) -> worker:
         Ok(request) => request,
         Err(unreadable) => return Ok(unreadable.into_response().map(|body| body.boxed_unsync())),
     };
-    if request.uri().path() != "/mcp" && !request.uri().path().starts_with("/__test/") {
+    let path = request.uri().path();
+    #[cfg(not(feature = "bare"))]
+    let metadata =
+        auth::layer(&env).is_some_and(|auth| auth.metadata_paths().iter().any(|p| p == path));
+    #[cfg(feature = "bare")]
+    let metadata = false;
+    if path != "/mcp" && !path.starts_with("/__test/") && !metadata {
         return Ok(http::Response::builder().status(404).body(empty())?);
     }
     #[cfg(not(feature = "bare"))]
@@ -66,11 +74,19 @@ async fn layered(request: HttpRequest, env: Env, context: Context) -> worker::Re
         .with_allowed_hosts(allowed_hosts(&env))
         .with_executor(move |task| context.wait_until(task));
     let signal = request.extensions().get::<worker::AbortSignal>().cloned();
-    let response = layer
-        .layer(RmcpService::new(|| Ok(Everything::new())))
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|never| match never {});
+    let mcp = layer.layer(RmcpService::new(|| Ok(Everything::new())));
+    let response = match auth::layer(&env) {
+        Some(auth) => auth
+            .layer(mcp)
+            .oneshot(request)
+            .await
+            .map(|response| response.map(|body| body.boxed_unsync())),
+        None => mcp
+            .oneshot(request)
+            .await
+            .map(|response| response.map(|body| body.boxed_unsync())),
+    }
+    .unwrap_or_else(|never| match never {});
     Ok(response.map(|body| EndOnDisconnect::new(body, signal).boxed_unsync()))
 }
 

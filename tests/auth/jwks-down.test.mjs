@@ -1,0 +1,13 @@
+// JWKS outage: the JWKS answers 503, see describeJwksOutage in helpers.mjs.
+// One outage per file: the server refetches at most once per 30 s cool-down, and a file has
+// 120 s in all. Rotates the authorization server's signing key; see auth.test.mjs for how
+// to run.
+
+import { after, before } from 'node:test';
+
+import { checkServers, describeJwksOutage, printTable } from './helpers.mjs';
+
+before(checkServers);
+after(() => printTable('JWKS down'));
+
+describeJwksOutage('down', 'answers 503');
