@@ -339,6 +339,21 @@ where
     session
 }
 
+/// An `initialize` with `token`: the whole answer.
+async fn initialize_with<S, B>(service: &S, token: &str) -> (StatusCode, http::HeaderMap, Bytes)
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    send(
+        service,
+        post(Some(&bearer(token)), None, initialize_body(LATEST)),
+    )
+    .await
+}
+
 fn ping(id: u64) -> Value {
     request_body(id, "ping", json!({}))
 }
@@ -490,11 +505,7 @@ async fn refused_tokens() {
         ("garbage", "abc".into()),
     ];
     for (case, token) in cases {
-        let answer = send(
-            &service,
-            post(Some(&bearer(&token)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let answer = initialize_with(&service, &token).await;
         assert_refused(
             &answer,
             StatusCode::UNAUTHORIZED,
@@ -568,11 +579,7 @@ async fn a_token_without_the_required_scope_is_forbidden() {
         Algorithm::RS256,
         "rs-1",
     );
-    let answer = send(
-        &service,
-        post(Some(&bearer(&narrow)), None, initialize_body(LATEST)),
-    )
-    .await;
+    let answer = initialize_with(&service, &narrow).await;
     assert_refused(
         &answer,
         StatusCode::FORBIDDEN,
@@ -679,15 +686,7 @@ async fn a_session_outlives_its_expired_token() {
 async fn a_rotated_key_is_taken_after_the_cool_down_and_unknown_ids_cannot_flood_the_issuer() {
     let issuer = Issuer::new(false);
     let service = server(&issuer);
-    let (status, ..) = send(
-        &service,
-        post(
-            Some(&bearer(&token("alice"))),
-            None,
-            initialize_body(LATEST),
-        ),
-    )
-    .await;
+    let (status, ..) = initialize_with(&service, &token("alice")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), 1);
 
@@ -703,11 +702,7 @@ async fn a_rotated_key_is_taken_after_the_cool_down_and_unknown_ids_cannot_flood
         })
         .collect();
     for token in &forged {
-        let answer = send(
-            &service,
-            post(Some(&bearer(token)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let answer = initialize_with(&service, &token).await;
         assert_refused(
             &answer,
             StatusCode::UNAUTHORIZED,
@@ -722,11 +717,7 @@ async fn a_rotated_key_is_taken_after_the_cool_down_and_unknown_ids_cannot_flood
     let rotated = sign(&claims("alice"), UNPUBLISHED_PEM, Algorithm::RS256, "rs-2");
     let started = Instant::now();
     loop {
-        let (status, ..) = send(
-            &service,
-            post(Some(&bearer(&rotated)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let (status, ..) = initialize_with(&service, &rotated).await;
         if status == StatusCode::OK {
             break;
         }
@@ -735,15 +726,7 @@ async fn a_rotated_key_is_taken_after_the_cool_down_and_unknown_ids_cannot_flood
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The old key still works.
-    let (status, ..) = send(
-        &service,
-        post(
-            Some(&bearer(&token("alice"))),
-            None,
-            initialize_body(LATEST),
-        ),
-    )
-    .await;
+    let (status, ..) = initialize_with(&service, &token("alice")).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -752,26 +735,14 @@ async fn an_issuer_that_is_down_junk_or_slow_is_503_and_cached_keys_keep_working
     for mode in [Mode::Down, Mode::Junk, Mode::Hang] {
         let issuer = Issuer::new(false);
         let service = server(&issuer);
-        let (status, ..) = send(
-            &service,
-            post(
-                Some(&bearer(&token("alice"))),
-                None,
-                initialize_body(LATEST),
-            ),
-        )
-        .await;
+        let (status, ..) = initialize_with(&service, &token("alice")).await;
         assert_eq!(status, StatusCode::OK);
         tokio::time::sleep(COOLDOWN).await;
         issuer.set_jwks_mode(mode);
         issuer.publish(UNPUBLISHED_PEM, Algorithm::RS256, "rs-2");
         let rotated = sign(&claims("alice"), UNPUBLISHED_PEM, Algorithm::RS256, "rs-2");
         let started = Instant::now();
-        let (status, headers, body) = send(
-            &service,
-            post(Some(&bearer(&rotated)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let (status, headers, body) = initialize_with(&service, &rotated).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{mode:?}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -782,22 +753,10 @@ async fn an_issuer_that_is_down_junk_or_slow_is_503_and_cached_keys_keep_working
         assert_eq!(body["error"]["code"], -32003, "{mode:?}");
         // Within the cool-down the failure is remembered: 503 at once, no new fetch.
         let fetches = issuer.jwks_fetches.load(Ordering::SeqCst);
-        let (status, ..) = send(
-            &service,
-            post(Some(&bearer(&rotated)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let (status, ..) = initialize_with(&service, &rotated).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{mode:?}");
         assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), fetches);
-        let (status, ..) = send(
-            &service,
-            post(
-                Some(&bearer(&token("alice"))),
-                None,
-                initialize_body(LATEST),
-            ),
-        )
-        .await;
+        let (status, ..) = initialize_with(&service, &token("alice")).await;
         assert_eq!(
             status,
             StatusCode::OK,
@@ -806,11 +765,7 @@ async fn an_issuer_that_is_down_junk_or_slow_is_503_and_cached_keys_keep_working
         // Back up: the new key is taken.
         issuer.set_jwks_mode(Mode::Ok);
         tokio::time::sleep(COOLDOWN).await;
-        let (status, ..) = send(
-            &service,
-            post(Some(&bearer(&rotated)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let (status, ..) = initialize_with(&service, &rotated).await;
         assert_eq!(status, StatusCode::OK, "{mode:?}: recovered");
     }
 }
@@ -842,11 +797,7 @@ async fn opaque_tokens_are_introspected_and_cached() {
         ("unknown", "opaque-nobody"),
         ("another audience", "opaque-elsewhere"),
     ] {
-        let answer = send(
-            &service,
-            post(Some(&bearer(token)), None, initialize_body(LATEST)),
-        )
-        .await;
+        let answer = initialize_with(&service, &token).await;
         assert_refused(
             &answer,
             StatusCode::UNAUTHORIZED,
@@ -860,15 +811,7 @@ async fn opaque_tokens_are_introspected_and_cached() {
 async fn an_issuer_with_only_openid_discovery_is_found() {
     let issuer = Issuer::new(true);
     let service = server(&issuer);
-    let (status, ..) = send(
-        &service,
-        post(
-            Some(&bearer(&token("alice"))),
-            None,
-            initialize_body(LATEST),
-        ),
-    )
-    .await;
+    let (status, ..) = initialize_with(&service, &token("alice")).await;
     assert_eq!(status, StatusCode::OK);
 }
 

@@ -16,6 +16,7 @@
 //
 // Everything under /__control/ exists for the tests only (no real authorization server has it):
 //   POST /__control/mint         { claims, key, kid?, header?, defaults?, rawPayload?, variant? } -> { token }
+//                                with `count: N`: N tokens, each with its own jti -> { tokens }
 //   POST /__control/rotate       { retire? }                                    -> { kid }
 //   POST /__control/jwks-mode    { mode: "ok" | "down" | "junk" | "slow" }      -> { mode }
 //   GET  /__control/stats        -> { jwksFetches, metadataFetches, introspections, tokens }
@@ -383,6 +384,14 @@ export async function startAuthorizationServer({ port = 0, host = '127.0.0.1', m
     const body = await readJson(req);
     switch (name) {
       case 'mint':
+        // `count`: that many tokens at once, each with a `jti` of its own (for benchmarks).
+        if (body.count !== undefined) {
+          const tokens = [];
+          for (let i = 0; i < Number(body.count); i++) {
+            tokens.push(await mint({ ...body, claims: { ...body.claims, jti: randomUUID() } }));
+          }
+          return send(res, 200, { tokens });
+        }
         return send(res, 200, { token: await mint(body) });
       case 'rotate': {
         rotations += 1;

@@ -1,17 +1,16 @@
 // What verifying bearer tokens costs the Worker (a benchmark, not a test: it asserts nothing).
 // One run, builds taking turns over rounds: the example Worker without auth, and the same
 // build with auth on (its [vars] pointing at authorization-server.mjs), driven with RS256 and
-// with ES256 tokens. Keys are warm (the JWKS was fetched before measuring); every request
-// carries its session's token. Reports req/s, p50/p99 and workerd CPU per `tools/call` at
+// with ES256 tokens: the same token on every request (its verdict reused), and a token never
+// seen before on every request (a signature check each). Keys are warm (the JWKS was fetched
+// before measuring). Reports req/s, p50/p99 and workerd CPU per `tools/call` at
 // concurrency 1 and 16, each the median over the rounds.
 //
 //   bash scripts/worker-build.sh --release && node tests/auth/bench.mjs [--requests 2000] [--rounds 3]
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 
-import { freePort, jsonRpcReply, median, percentile } from '../e2e/helpers.mjs';
+import { jsonRpcReply, median, percentile } from '../e2e/helpers.mjs';
+import { startAuthorizationServer } from './authorization-server.mjs';
 import { cpuMs, setup, startWorker } from '../worker/bench-server.mjs';
 
 const { values } = parseArgs({
@@ -23,34 +22,26 @@ const { values } = parseArgs({
 });
 const REQUESTS = Number(values.requests);
 const ROUNDS = Number(values.rounds);
-const here = path.dirname(fileURLToPath(import.meta.url));
 // Only an identifier here (the tokens' audience); requests go to the local port.
 const RESOURCE = 'https://bench.example/mcp';
 
-const port = await freePort();
-const as = spawn(process.execPath, [path.join(here, 'authorization-server.mjs'), '--port', port], {
-  stdio: ['ignore', 'pipe', 'ignore'],
-});
-const issuer = await new Promise((resolve, reject) => {
-  as.stdout.on('data', (chunk) => {
-    const line = String(chunk).match(/^ready (\S+)/m);
-    if (line) resolve(line[1]);
-  });
-  as.on('exit', () => reject(new Error('authorization server exited')));
-});
+const as = await startAuthorizationServer();
+const { issuer } = as;
 
-async function mint(key) {
+/** `count` tokens of subject bench-<key>, each with its own jti. */
+async function mint(key, count = 1) {
   const t = Math.floor(Date.now() / 1000);
   const response = await fetch(`${issuer}/__control/mint`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       key,
+      count,
       kid: key === 'rs256' ? 'rs-1' : 'es-1',
       claims: { iss: issuer, sub: `bench-${key}`, aud: RESOURCE, iat: t, exp: t + 3600, scope: 'mcp:tools' },
     }),
   });
-  return (await response.json()).token;
+  return (await response.json()).tokens;
 }
 
 const builds = {
@@ -60,16 +51,31 @@ const builds = {
     vars: { MCP_AUTH_ISSUER: issuer, MCP_RESOURCE: RESOURCE, MCP_AUTH_SCOPES: 'mcp:tools' },
   }),
 };
+// Tokens for the rows where every request brings a token not seen before, so each is a
+// signature check (the layer reuses a verified token's verdict for a minute).
+// Enough for every request of the measured rounds (both concurrencies, sessions included).
+const FRESH = ROUNDS * 2 * (REQUESTS + 32);
+const bearer = (token) => ({ authorization: `Bearer ${token}` });
+const fixed = (headers) => () => headers;
+function fresh(tokens) {
+  let next = 0;
+  return () => {
+    if (next === tokens.length) throw new Error('token pool used up');
+    return bearer(tokens[next++]);
+  };
+}
 const rows = [
-  { label: 'no auth', server: builds['no auth'], headers: {} },
-  { label: 'RS256', server: builds.auth, headers: { authorization: `Bearer ${await mint('rs256')}` } },
-  { label: 'ES256', server: builds.auth, headers: { authorization: `Bearer ${await mint('es256')}` } },
+  { label: 'no auth', server: builds['no auth'], headers: fixed({}) },
+  { label: 'RS256', server: builds.auth, headers: fixed(bearer((await mint('rs256'))[0])) },
+  { label: 'ES256', server: builds.auth, headers: fixed(bearer((await mint('es256'))[0])) },
+  { label: 'RS256 new', server: builds.auth, headers: fresh(await mint('rs256', FRESH)), fresh: true },
+  { label: 'ES256 new', server: builds.auth, headers: fresh(await mint('es256', FRESH)), fresh: true },
 ];
 
 async function measure(row, concurrency) {
   const { a } = row.server;
   const sessions = [];
-  for (let i = 0; i < concurrency; i++) sessions.push(await setupWith(a, row.headers));
+  for (let i = 0; i < concurrency; i++) sessions.push(await setupWith(a, row.headers()));
   const latencies = [];
   const perLoop = Math.ceil(REQUESTS / concurrency);
   const cpuBefore = cpuMs(row.server.pids);
@@ -78,7 +84,7 @@ async function measure(row, concurrency) {
     for (let i = 0; i < perLoop; i++) {
       const t = performance.now();
       const id = loop * perLoop + i + 1;
-      const response = await a.post(session, a.toolCall(id, 'test_simple_text'), row.headers);
+      const response = await a.post(session, a.toolCall(id, 'test_simple_text'), row.headers());
       if (response.status !== 200) throw new Error(`${row.label}: HTTP ${response.status}`);
       await jsonRpcReply(response, id);
       latencies.push(performance.now() - t);
@@ -107,7 +113,7 @@ async function setupWith(mcp, headers) {
 
 try {
   // Warm-up: JIT, and the auth build's metadata and key set fetched.
-  for (const row of rows) await measure(row, 4);
+  for (const row of rows.filter((r) => !r.fresh)) await measure(row, 4);
   const results = new Map();
   for (let round = 0; round < ROUNDS; round++) {
     for (const concurrency of [1, 16]) {
@@ -133,5 +139,5 @@ try {
   }
 } finally {
   for (const server of Object.values(builds)) await server.stop();
-  as.kill();
+  await as.close();
 }

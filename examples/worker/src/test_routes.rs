@@ -86,6 +86,10 @@ pub(crate) async fn serve(
                 Err(error) => json(503, &serde_json::json!({ "error": error.to_string() })),
             }
         }
+        // Checks `token`'s signature `n` times with jsonwebtoken (RustCrypto) against `jwk`:
+        // what one signature check costs in a Worker (tests/auth/crypto-bench.mjs compares it
+        // with WebCrypto). Query: n, token, jwk (JSON), all URL-encoded.
+        "verify" => verify_repeatedly(request),
         // Backend operations this isolate performed so far.
         "stats" => json(
             200,
@@ -93,4 +97,34 @@ pub(crate) async fn serve(
         ),
         _ => json(404, &serde_json::json!({ "error": "no such test route" })),
     }
+}
+
+fn verify_repeatedly(request: &HttpRequest) -> worker::Result<crate::Reply> {
+    let query: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let (Some(n), Some(token), Some(jwk)) = (
+        query.get("n").and_then(|n| n.parse::<usize>().ok()),
+        query.get("token"),
+        query
+            .get("jwk")
+            .and_then(|j| serde_json::from_str::<jsonwebtoken::jwk::Jwk>(j).ok()),
+    ) else {
+        return json(
+            400,
+            &serde_json::json!({ "error": "n, token and jwk required" }),
+        );
+    };
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims::<&str>(&[]);
+    let verified = (0..n)
+        .filter(|_| jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).is_ok())
+        .count();
+    json(200, &serde_json::json!({ "verified": verified }))
 }
