@@ -16,6 +16,7 @@ use bytes::Bytes;
 use common::sse::SseReader;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use mcp_edge_session::auth::{AuthLayer, Identity, StaticTokens};
 use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::{McpContext, SessionLayer, SessionService};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -49,19 +50,23 @@ struct AddArgs {
 impl Demo {
     #[tool(description = "Who is calling, as the layer knows it")]
     async fn whoami(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
-        let mcp = context
-            .extensions
-            .get::<http::request::Parts>()
+        let parts = context.extensions.get::<http::request::Parts>();
+        let mcp = parts
             .and_then(|parts| parts.extensions.get::<McpContext>())
             .ok_or_else(|| ErrorData::internal_error("no McpContext", None))?;
+        let identity = parts.and_then(|parts| parts.extensions.get::<Identity>());
         let peer = context.peer.peer_info();
         Ok(format!(
-            "client: {}\nprotocol: {}\nsession: {}\nlog level: {:?}\npeer: {}",
+            "client: {}\nprotocol: {}\nsession: {}\nlog level: {:?}\npeer: {}\nidentity: {}",
             mcp.client_info.clone().unwrap_or(Value::Null),
             mcp.protocol_version,
             mcp.session_id.as_ref().map_or("none", |id| id.as_str()),
             mcp.log_level,
             peer.map_or("none".to_owned(), |p| p.client_info.name.clone()),
+            identity.map_or("none".to_owned(), |i| format!(
+                "{} {:?}",
+                i.subject, i.scopes
+            )),
         ))
     }
 
@@ -601,4 +606,79 @@ async fn without_a_layer_get_is_refused_with_the_allowed_method() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "POST");
     assert_eq!(json_of(response).await["error"]["code"], -32000);
+}
+
+#[tokio::test]
+async fn an_rmcp_handler_sees_the_verified_identity_in_both_eras() {
+    let (app, _) = app();
+    let tokens = StaticTokens::new().with_token(
+        "key-alice",
+        Identity::new("alice").with_scopes(["mcp:tools"]),
+    );
+    let auth = AuthLayer::new("http://localhost/mcp", tokens)
+        .unwrap()
+        .with_required_scopes(["mcp:tools"]);
+    let app = auth.layer(app);
+    let with_key = |mut request: Request<Full<Bytes>>| {
+        request
+            .headers_mut()
+            .insert("authorization", "Bearer key-alice".parse().unwrap());
+        request
+    };
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": { "name": "c", "version": "1" } }
+    });
+    let response = app
+        .clone()
+        .oneshot(with_key(request(None, "2025-11-25", &initialize)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let response = app
+        .clone()
+        .oneshot(with_key(request(
+            Some(&session),
+            "2025-11-25",
+            &initialized,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let call = tool_call(2, "whoami", json!({}));
+    let legacy = app
+        .clone()
+        .oneshot(with_key(request(Some(&session), "2025-11-25", &call)))
+        .await
+        .unwrap();
+    let stateless = app
+        .clone()
+        .oneshot(with_key(stateless(
+            3,
+            "tools/call",
+            json!({"name": "whoami", "arguments": {}}),
+            None,
+        )))
+        .await
+        .unwrap();
+    for (era, response) in [("legacy", legacy), ("stateless", stateless)] {
+        let answer = json_of(response).await;
+        assert!(
+            tool_text(&answer).contains("identity: alice [\"mcp:tools\"]"),
+            "{era}: {answer}"
+        );
+    }
+    // Without the key the handler is never reached.
+    let refused = app
+        .clone()
+        .oneshot(request(Some(&session), "2025-11-25", &call))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
