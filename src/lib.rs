@@ -66,6 +66,11 @@
 //! keeps sessions in Workers KV and `cloudflare::DurableObjectHub` keeps streams in the sharded
 //! `cloudflare::McpSessionHub` Durable Object; `SessionLayer::cloudflare(&env)` wires both.
 //! [`contract`] holds the checks every backend must pass.
+//!
+//! ## Authentication
+//! With the `auth` feature, `auth::AuthLayer` in front of [`SessionLayer`] makes the endpoint
+//! an OAuth 2.1 resource server (RFC 9728 metadata, bearer challenges, JWTs checked against the
+//! issuer's keys, introspection); sessions are then bound to the verified token's subject.
 
 #[cfg(feature = "auth")]
 pub mod auth;
