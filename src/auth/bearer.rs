@@ -48,13 +48,15 @@ pub(crate) fn presented(parts: &http::request::Parts, max_bytes: usize) -> Prese
     }
 }
 
-/// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, and `:`,
+/// which the grammar lacks but real tokens carry (`workers-oauth-provider` issues
+/// `user:grant:secret`).
 fn is_token68(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
         && body
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/:".contains(&b))
 }
 
 #[cfg(test)]
@@ -109,6 +111,11 @@ mod tests {
                 "{header}"
             );
         }
+        let colons = parts("http://h/mcp", &["Bearer user:grant:secret"]);
+        assert_eq!(
+            presented(&colons, 100),
+            Presented::Bearer("user:grant:secret")
+        );
         let long = format!("Bearer {}", "a".repeat(200));
         assert!(matches!(
             presented(&parts("http://h/mcp", &[&long]), 100),
