@@ -702,7 +702,7 @@ async fn a_rotated_key_is_taken_after_the_cool_down_and_unknown_ids_cannot_flood
         })
         .collect();
     for token in &forged {
-        let answer = initialize_with(&service, &token).await;
+        let answer = initialize_with(&service, token).await;
         assert_refused(
             &answer,
             StatusCode::UNAUTHORIZED,
@@ -797,7 +797,7 @@ async fn opaque_tokens_are_introspected_and_cached() {
         ("unknown", "opaque-nobody"),
         ("another audience", "opaque-elsewhere"),
     ] {
-        let answer = initialize_with(&service, &token).await;
+        let answer = initialize_with(&service, token).await;
         assert_refused(
             &answer,
             StatusCode::UNAUTHORIZED,
