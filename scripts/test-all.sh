@@ -13,6 +13,8 @@ if ! command -v redis-server >/dev/null; then
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 cargo test --workspace
+# The Cloudflare modules' own unit tests (their logic runs natively; only the bindings need a Worker).
+cargo test -p mcp-edge-session --features cloudflare,auth --lib
 bash tests/e2e/run.sh
 bash scripts/conformance.sh
 bash tests/redis/run.sh
@@ -21,3 +23,4 @@ bash tests/worker/run.sh
 # Worker (the TypeScript SDK's client-credentials discovery, the refused-token matrix).
 bash tests/auth/run.sh native
 bash tests/auth/run.sh worker
+bash tests/auth/run.sh worker-kv

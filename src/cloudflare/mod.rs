@@ -17,6 +17,8 @@ mod fetch;
 mod hub;
 mod kv;
 mod object;
+#[cfg(feature = "auth")]
+mod oauth_provider;
 mod recent;
 mod request;
 mod socket;
@@ -29,6 +31,8 @@ pub use fetch::WorkerFetch;
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
 pub use object::McpSessionHub;
+#[cfg(feature = "auth")]
+pub use oauth_provider::WorkersOAuthTokens;
 pub use request::{read_request, UnreadableRequest};
 pub use stats::{backend_stats, BackendStats};
 

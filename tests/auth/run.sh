@@ -3,6 +3,8 @@
 # MCP endpoint configured against it, and the tests of tests/auth/ run one file at a time.
 #   bash tests/auth/run.sh native   # target/debug/examples/everything
 #   bash tests/auth/run.sh worker   # the example Worker under local workerd (tests/worker/serve.mjs)
+#   bash tests/auth/run.sh worker-kv  # the Worker with workers-oauth-provider tokens in KV
+#                                     # (MCP_AUTH_KV; tests/auth/kv-tokens.test.mjs only)
 # AUTH_METADATA=oidc-only serves only OpenID discovery (no RFC 8414 document), so the server's
 # discovery must fall back to /.well-known/openid-configuration.
 # Needs Node >= 20 (with npm) and python3; `native` a Rust toolchain, `worker` what
@@ -13,9 +15,9 @@ cd "$root"
 
 target=${1:-native}
 case "$target" in
-  native | worker) ;;
+  native | worker | worker-kv) ;;
   *)
-    echo "usage: bash tests/auth/run.sh native|worker" >&2
+    echo "usage: bash tests/auth/run.sh native|worker|worker-kv" >&2
     exit 2
     ;;
 esac
@@ -60,7 +62,7 @@ wait_ready() {
   return 1
 }
 
-if [ "$target" = worker ]; then
+if [ "$target" != native ]; then
   bash scripts/worker-build.sh --release
 fi
 echo "==> npm ci (tests/auth)"
@@ -109,6 +111,7 @@ else
   export MCP_URL="http://127.0.0.1:$port_a/mcp"
   vars=()
   for entry in "${auth_env[@]}" "MCP_RESOURCE=$MCP_URL"; do vars+=(--var "$entry"); done
+  if [ "$target" = worker-kv ]; then vars+=(--var MCP_AUTH_KV=OAUTH_KV); fi
   echo "==> starting the Worker under workerd on 127.0.0.1:$port_a"
   node tests/worker/serve.mjs --port-a "$port_a" --port-b "$port_b" --port-c "$port_c" "${vars[@]}" \
     >"$work/server.log" 2>&1 &
@@ -119,5 +122,10 @@ fi
 # One file at a time: the key tests change which key the authorization server signs with.
 echo "==> node --test tests/auth/ (MCP_URL=$MCP_URL)"
 status=0
-node --test --test-timeout=120000 --test-concurrency=1 tests/auth/ || status=$?
+if [ "$target" = worker-kv ]; then
+  tests=(tests/auth/kv-tokens.test.mjs)
+else
+  tests=(tests/auth/auth.test.mjs tests/auth/rotation.test.mjs tests/auth/jwks-*.test.mjs)
+fi
+node --test --test-timeout=120000 --test-concurrency=1 "${tests[@]}" || status=$?
 exit "$status"

@@ -135,7 +135,12 @@ function sessionKv() {
       };
 }
 
+// The namespace where Cloudflare's workers-oauth-provider keeps its tokens, for the Worker's
+// MCP_AUTH_KV mode (tests/auth/kv-tokens.test.mjs writes records there).
+const OAUTH_KV_NAMESPACE = "oauth-provider-tokens";
+
 function worker(name, port, hub) {
+  const kv = sessionKv();
   return {
     name,
     modules: true,
@@ -144,7 +149,8 @@ function worker(name, port, hub) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["enable_request_signal"],
-    ...sessionKv(),
+    ...kv,
+    kvNamespaces: { ...kv.kvNamespaces, OAUTH_KV: OAUTH_KV_NAMESPACE },
     durableObjects: {
       TMCP_DURABLE_OBJECT: hub ?? { className: "McpSessionHub", useSQLite: true },
     },

@@ -90,6 +90,29 @@ pub(crate) async fn serve(
         // what one signature check costs in a Worker (tests/auth/crypto-bench.mjs compares it
         // with WebCrypto). Query: n, token, jwk (JSON), all URL-encoded.
         "verify" => verify_repeatedly(request),
+        // Writes one value to a KV binding (query: binding, key, value, ttl seconds): how the
+        // tests put records where another Worker (workers-oauth-provider) would have.
+        "kv-put" => {
+            let query = query_of(request);
+            let (Some(binding), Some(key), Some(value)) =
+                (query.get("binding"), query.get("key"), query.get("value"))
+            else {
+                return json(
+                    400,
+                    &serde_json::json!({ "error": "binding, key and value required" }),
+                );
+            };
+            let ttl = query
+                .get("ttl")
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(300);
+            env.kv(binding)?
+                .put(key, value)?
+                .expiration_ttl(ttl)
+                .execute()
+                .await?;
+            json(200, &serde_json::json!({ "ok": true }))
+        }
         // Backend operations this isolate performed so far.
         "stats" => json(
             200,
@@ -99,11 +122,14 @@ pub(crate) async fn serve(
     }
 }
 
+fn query_of(request: &HttpRequest) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
 fn verify_repeatedly(request: &HttpRequest) -> worker::Result<crate::Reply> {
-    let query: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query = query_of(request);
     let (Some(n), Some(token), Some(jwk)) = (
         query.get("n").and_then(|n| n.parse::<usize>().ok()),
         query.get("token"),
