@@ -148,14 +148,9 @@ impl AuthLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let config = self.config_mut();
-        config.required_scopes = scopes.into_iter().map(Into::into).collect();
-        for scope in config.required_scopes.clone() {
-            if !config.scopes_supported.contains(&scope) {
-                config.scopes_supported.push(scope);
-            }
-        }
-        self
+        let required: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.config_mut().required_scopes = required.clone();
+        self.with_scopes_supported(required)
     }
 
     /// Lists more scopes under `scopes_supported` in the metadata.
