@@ -469,3 +469,75 @@ async fn batches_and_responses_are_refused() {
     )
     .await;
 }
+
+/// An inner server that answers every request with the method it was asked for.
+fn method_echo() -> mcp_edge_session::SessionService<
+    impl tower::Service<
+            Request<Full<Bytes>>,
+            Response = http::Response<Full<Bytes>>,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone
+        + Send,
+> {
+    use tower::Layer;
+    SessionLayer::memory().layer(json_server(|message| {
+        json!({ "jsonrpc": "2.0", "id": message["id"], "result": { "method": message["method"] } })
+    }))
+}
+
+#[tokio::test]
+async fn extension_methods_and_their_name_headers_reach_the_inner_server() {
+    use tower::ServiceExt;
+    let service = method_echo();
+    let with_name = |method: &str, params: Value, name: &str| {
+        let mut request = stateless(1, method, params);
+        request
+            .headers_mut()
+            .insert("mcp-name", name.parse().unwrap());
+        request
+    };
+    // The tasks extension names the task in Mcp-Name; the inner server answers (or says it
+    // has no such extension, -32021, or no such task, -32602: its call, not the layer's).
+    for method in ["tasks/get", "tasks/update", "tasks/cancel"] {
+        let request = with_name(method, json!({ "taskId": "t-1" }), "t-1");
+        let response = service.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{method}");
+        let body = json_body_of(response).await;
+        assert_eq!(body["result"]["method"], method);
+        // Without the header too: whether the extension needs it is the server's to say.
+        let response = service
+            .clone()
+            .oneshot(stateless(2, method, json!({ "taskId": "t-1" })))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{method} without Mcp-Name"
+        );
+    }
+    // A header that contradicts the body is refused as for the spec's own methods.
+    let mismatched = with_name("tasks/get", json!({ "taskId": "t-1" }), "t-2");
+    let response = service.clone().oneshot(mismatched).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_body_of(response).await["error"]["code"], -32020);
+    // A method the layer does not know at all passes with whatever it names.
+    let unknown = with_name("x-vendor/frobnicate", json!({ "thing": 1 }), "thing-1");
+    let response = service.clone().oneshot(unknown).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        json_body_of(response).await["result"]["method"],
+        "x-vendor/frobnicate"
+    );
+}
+
+async fn json_body_of<B>(response: http::Response<B>) -> Value
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}

@@ -16,9 +16,9 @@ mod disconnect;
 mod fetch;
 mod hub;
 mod kv;
-mod object;
 #[cfg(feature = "auth")]
 mod oauth_provider;
+mod object;
 mod recent;
 mod request;
 mod socket;
@@ -30,9 +30,9 @@ pub use disconnect::EndOnDisconnect;
 pub use fetch::WorkerFetch;
 pub use hub::DurableObjectHub;
 pub use kv::KvSessionStore;
-pub use object::McpSessionHub;
 #[cfg(feature = "auth")]
 pub use oauth_provider::WorkersOAuthTokens;
+pub use object::McpSessionHub;
 pub use request::{read_request, UnreadableRequest};
 pub use stats::{backend_stats, BackendStats};
 

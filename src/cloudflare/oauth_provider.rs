@@ -175,7 +175,12 @@ mod tests {
         assert_eq!(identity.expires_at, Some(200));
         let no_audience = json!({"userId": "bob", "expiresAt": 200,
             "grant": {"clientId": "c1", "scope": ["a"]}});
-        assert_eq!(super::identity(record(no_audience), RESOURCE, 100).unwrap().scopes, ["a"]);
+        assert_eq!(
+            super::identity(record(no_audience), RESOURCE, 100)
+                .unwrap()
+                .scopes,
+            ["a"]
+        );
     }
 
     #[test]

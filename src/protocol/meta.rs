@@ -32,6 +32,8 @@ struct Params {
     name: Option<Value>,
     #[serde(default)]
     uri: Option<Value>,
+    #[serde(default, rename = "taskId")]
+    task_id: Option<Value>,
 }
 
 /// The protocol version a message declares in `_meta`, if any.
@@ -151,12 +153,39 @@ fn collect_header_annotations<'a>(
     }
 }
 
-/// Which body field `Mcp-Name` mirrors for a method.
-fn name_field(method: &str) -> Option<&'static str> {
+/// What `Mcp-Name` mirrors for a method.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum NameField {
+    /// The spec defines this field as the method's name; the header must carry it.
+    Required(&'static str),
+    /// An extension defines this field; when the header is sent it must match (whether it is
+    /// required, and whether the extension exists at all, is the inner server's to answer).
+    IfSent(&'static str),
+    /// A method of the spec that names nothing: no header.
+    Nothing,
+    /// A method the layer does not know (an extension's, or none): the inner server decides.
+    Unknown,
+}
+
+/// Methods of 2026-07-28 itself that name nothing.
+const NAMELESS_METHODS: &[&str] = &[
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "completion/complete",
+    "subscriptions/listen",
+    "server/discover",
+];
+
+fn name_field(method: &str) -> NameField {
     match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
-        _ => None,
+        "tools/call" | "prompts/get" => NameField::Required("name"),
+        "resources/read" => NameField::Required("uri"),
+        // The tasks extension (io.modelcontextprotocol/tasks) names the task.
+        "tasks/get" | "tasks/update" | "tasks/cancel" => NameField::IfSent("taskId"),
+        _ if NAMELESS_METHODS.contains(&method) => NameField::Nothing,
+        _ => NameField::Unknown,
     }
 }
 
@@ -228,24 +257,30 @@ pub(crate) fn stateless_context(
     }
 
     let header_name = header_text(headers, &MCP_NAME).map_err(|r| r.with_id(id))?;
-    let body_name = match name_field(method) {
-        Some("uri") => params.uri.as_ref(),
-        Some(_) => params.name.as_ref(),
-        None => None,
+    let field = name_field(method);
+    let body_name = match field {
+        NameField::Required(name) | NameField::IfSent(name) => match name {
+            "uri" => params.uri.as_ref(),
+            "taskId" => params.task_id.as_ref(),
+            _ => params.name.as_ref(),
+        },
+        NameField::Nothing | NameField::Unknown => None,
     }
     .and_then(Value::as_str);
-    match (name_field(method), header_name.as_deref(), body_name) {
-        (Some(_), None, _) => {
+    match (field, header_name.as_deref()) {
+        (NameField::Required(_), None) => {
             return Err(mismatch("Header mismatch: Mcp-Name header is required".into()).with_id(id))
         }
-        (Some(_), Some(header), body) if Some(header) != body => {
+        (NameField::Required(_) | NameField::IfSent(_), Some(header))
+            if Some(header) != body_name =>
+        {
             return Err(mismatch(format!(
                 "Header mismatch: Mcp-Name header value '{header}' does not match body value '{}'",
-                body.unwrap_or_default()
+                body_name.unwrap_or_default()
             ))
             .with_id(id))
         }
-        (None, Some(header), _) => {
+        (NameField::Nothing, Some(header)) => {
             return Err(mismatch(format!(
             "Header mismatch: Mcp-Name header '{header}' given for {method}, which names nothing"
         ))
