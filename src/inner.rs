@@ -24,8 +24,10 @@ const MAX_BUFFERED_ANSWER: usize = 4 * 1024 * 1024;
 
 /// Calls the inner service, once it is ready, with what a request runs with: its
 /// [`McpContext`], the [`Notifier`] and (a legacy request whose answer may stream) its
-/// [`StreamControl`] in the extensions. A session id the inner service minted itself is dropped
-/// from its answer: sessions are the layer's.
+/// [`StreamControl`] in the extensions. Sessions are the layer's: the inner service never sees
+/// the layer's session id (a framework would look it up in its own store and answer 404; the
+/// session's facts are in the context), and a session id it minted itself is dropped from its
+/// answer.
 pub(crate) async fn call<S, B>(
     mut inner: S,
     mut parts: http::request::Parts,
@@ -37,6 +39,7 @@ pub(crate) async fn call<S, B>(
 where
     S: Service<Request<InnerBody>, Response = Response<B>>,
 {
+    parts.headers.remove(&MCP_SESSION_ID);
     parts.extensions.insert(context);
     parts.extensions.insert(notifier.clone());
     if let Some(control) = control {

@@ -56,7 +56,8 @@
 //! `initialize` (the session id is minted after the inner service answers, and stored before
 //! the client sees it), `logging/setLevel`, `resources/subscribe` / `unsubscribe`, GET streams
 //! with priming, keep-alive and `Last-Event-ID` replay, DELETE, `subscriptions/listen`, and the
-//! JSON-RPC responses clients POST back to server-to-client requests. Everything else reaches
+//! JSON-RPC responses clients POST back to the server-to-client requests of a [`Notifier`]
+//! (answers to requests the inner service sent itself go on to it). Everything else reaches
 //! the inner service, with [`McpContext`], a [`Notifier`] and a [`StreamControl`] in the
 //! request extensions.
 //!

@@ -1,5 +1,6 @@
-//! A POST in an existing session: client responses and cancellations routed through the hub,
-//! notifications answered 202, requests passed on (their SSE answers made resumable).
+//! A POST in an existing session: client responses and cancellations routed through the hub
+//! (a response no layer waiter expects goes on to the inner service, which sent that request
+//! itself), notifications answered 202, requests passed on (their SSE answers made resumable).
 
 use std::sync::Arc;
 
@@ -46,18 +47,15 @@ where
         .into_response());
     }
 
-    or_reject!(route_client_responses(config, &record.id, &bytes, &incoming).await);
+    let delivered = or_reject!(route_client_responses(config, &record.id, &bytes, &incoming).await);
     route_cancellations(config, &record.id, &incoming).await;
-    let bytes = or_reject!(without_responses(bytes, &incoming));
+    let bytes = or_reject!(without_delivered(bytes, &incoming, &delivered));
     if !incoming.has_requests() {
-        if !incoming
-            .messages
-            .iter()
-            .any(|m| m.kind == Kind::Notification)
-        {
+        if delivered.len() == incoming.messages.len() {
             return Ok(accepted());
         }
-        // Notifications go to the inner service; the client only needs the 202.
+        // Notifications, and answers to requests the inner service sent itself, go to the
+        // inner service; the client only needs the 202.
         let response = inner::call(
             inner,
             parts,
@@ -131,13 +129,15 @@ fn accepted<B>() -> Reply<B> {
 }
 
 /// JSON-RPC responses the client POSTs back answer server-to-client requests: the hub routes
-/// them to whoever waits, wherever it runs.
+/// them to whoever waits, wherever it runs. Returns the indices (in `incoming.messages`) of the
+/// responses it delivered; one nobody waits for answers a request the inner service sent on
+/// its own stream, and goes on to it.
 async fn route_client_responses(
     config: &Config,
     session: &SessionId,
     bytes: &Bytes,
     incoming: &Incoming,
-) -> Result<(), Rejection> {
+) -> Result<Vec<usize>, Rejection> {
     let responses = incoming
         .messages
         .iter()
@@ -150,6 +150,7 @@ async fn route_client_responses(
         ),
         false => None,
     };
+    let mut delivered = Vec::new();
     for (index, message) in responses {
         let Some(key) = message.id_key() else {
             continue;
@@ -159,14 +160,14 @@ async fn route_client_responses(
             None => String::from_utf8_lossy(bytes).into(),
         };
         match config.hub.deliver_response(session, &key, text).await {
-            Ok(true) => {}
+            Ok(true) => delivered.push(index),
             Ok(false) => {
-                tracing::debug!(session = %session.log_tag(), id = %key, "client response nobody waits for")
+                tracing::debug!(session = %session.log_tag(), id = %key, "client response for the inner service")
             }
             Err(error) => return Err(Rejection::unavailable(&error)),
         }
     }
-    Ok(())
+    Ok(delivered)
 }
 
 #[derive(Deserialize)]
@@ -203,18 +204,25 @@ async fn route_cancellations(config: &Config, session: &SessionId, incoming: &In
     }
 }
 
-/// The body without the client responses the layer already routed (batches only).
-fn without_responses(bytes: Bytes, incoming: &Incoming) -> Result<Bytes, Rejection> {
-    if !incoming.batch || !incoming.messages.iter().any(|m| m.kind == Kind::Response) {
+/// The body without the client responses the hub delivered (`delivered`: their indices).
+fn without_delivered(
+    bytes: Bytes,
+    incoming: &Incoming,
+    delivered: &[usize],
+) -> Result<Bytes, Rejection> {
+    if delivered.is_empty() {
         return Ok(bytes);
+    }
+    if !incoming.batch {
+        return Ok(Bytes::new());
     }
     let items: Vec<&RawValue> = serde_json::from_slice(&bytes)
         .map_err(|_| Rejection::bad_request("Bad Request: unreadable batch"))?;
     let kept: Vec<&RawValue> = items
         .into_iter()
-        .zip(&incoming.messages)
-        .filter(|(_, m)| m.kind != Kind::Response)
-        .map(|(raw, _)| raw)
+        .enumerate()
+        .filter(|(index, _)| !delivered.contains(index))
+        .map(|(_, raw)| raw)
         .collect();
     Ok(serde_json::to_vec(&kept)
         .map(Bytes::from)
