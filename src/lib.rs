@@ -73,6 +73,8 @@
 //! an OAuth 2.1 resource server (RFC 9728 metadata, bearer challenges, JWTs checked against the
 //! issuer's keys, introspection); sessions are then bound to the verified token's subject.
 
+#[cfg(any(feature = "rmcp", feature = "tower-mcp"))]
+mod answer;
 #[cfg(feature = "auth")]
 pub mod auth;
 pub mod body;
@@ -96,6 +98,8 @@ mod service;
 mod sse;
 mod stateless;
 pub mod store;
+#[cfg(all(feature = "tower-mcp", not(target_arch = "wasm32")))]
+pub mod tower_mcp;
 
 pub use body::SessionBody;
 pub use context::{InvalidSessionId, LogLevel, McpContext, SessionId, SessionRecord, SessionTag};

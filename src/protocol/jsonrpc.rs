@@ -20,6 +20,9 @@ pub(crate) mod code {
     pub(crate) const BACKEND_UNAVAILABLE: i64 = -32003;
     /// A stateless request's headers disagree with its body.
     pub(crate) const HEADER_MISMATCH: i64 = -32020;
+    /// A request needs a client capability the client did not declare (stateless era).
+    #[cfg_attr(not(any(feature = "rmcp", feature = "tower-mcp")), allow(dead_code))]
+    pub(crate) const MISSING_CLIENT_CAPABILITY: i64 = -32021;
     /// Unsupported protocol version (stateless era).
     pub(crate) const UNSUPPORTED_VERSION: i64 = -32022;
 }

@@ -81,8 +81,8 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>,
 /// property of the tool's input schema annotated `x-mcp-header: "X"` (reached through
 /// `properties` alone) is mirrored as `Mcp-Param-X` when the argument is present and a
 /// primitive, and only then. Only an inner service knows its tools' schemas, so the layer
-/// leaves this to the inner service; `RmcpService` checks it.
-#[cfg(feature = "rmcp")]
+/// leaves this to the inner service; `RmcpService` and `TowerMcpService` check it.
+#[cfg(any(feature = "rmcp", feature = "tower-mcp"))]
 pub(crate) fn check_param_headers(
     headers: &HeaderMap,
     arguments: Option<&Value>,
@@ -134,7 +134,7 @@ pub(crate) fn check_param_headers(
 }
 
 /// The `x-mcp-header` annotations of a schema's properties, with the property path to each.
-#[cfg(feature = "rmcp")]
+#[cfg(any(feature = "rmcp", feature = "tower-mcp"))]
 fn collect_header_annotations<'a>(
     properties: Option<&'a Value>,
     path: &mut Vec<&'a str>,

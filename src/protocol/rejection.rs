@@ -17,7 +17,8 @@ pub(crate) struct Rejection {
     code: i64,
     message: Cow<'static, str>,
     id: Option<Box<RawValue>>,
-    data: Option<serde_json::Value>,
+    // Boxed: rare, and a `Value` would make every `Result<_, Rejection>` large.
+    data: Option<Box<serde_json::Value>>,
     allow: Option<&'static str>,
 }
 
@@ -45,7 +46,7 @@ impl Rejection {
 
     /// Attaches the JSON-RPC error's `data`.
     pub(crate) fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
 
@@ -93,7 +94,7 @@ impl Rejection {
             self.id.as_deref(),
             self.code,
             &self.message,
-            self.data.as_ref(),
+            self.data.as_deref(),
         );
         let mut response = Response::new(body(text));
         *response.status_mut() = self.status;

@@ -12,28 +12,21 @@ use futures_timer::Delay;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
-use http::StatusCode;
 use rmcp::model::{ClientJsonRpcMessage, InitializeRequestParams, RequestId, ServerJsonRpcMessage};
 use rmcp::ServerHandler;
 use serde_json::Value;
 
 use super::handler::Served;
-use super::messages::{answered_request, client_answer, refused, status_of, LogFilter};
+use super::messages::{
+    answered_request, client_answer, refused, status_of, AdmitsMessage, LogFilter,
+};
 use super::runtime::Runtime;
 use super::transport::{RequestTransport, OUTBOUND_BUFFER};
+use crate::answer::Outgoing;
 use crate::context::SessionId;
 use crate::hub::HubError;
 use crate::notify::{ClientRequestError, Notifier, OutgoingRequest};
 use crate::protocol::version::Era;
-
-/// A message for the client, serialized.
-#[derive(Debug)]
-pub(crate) struct Outgoing {
-    pub(crate) json: String,
-    /// For the answer to one of the request's own requests: its HTTP status, should it be the
-    /// whole response.
-    pub(crate) answer_status: Option<StatusCode>,
-}
 
 /// A legacy session, through which the handler's requests reach the client and the client's
 /// cancellations reach the handler.

@@ -8,38 +8,22 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
-use crate::context::{LogLevel, McpContext};
+pub(crate) use crate::answer::LogFilter;
+use crate::context::McpContext;
 use crate::notify::ClientRequestError;
 use crate::protocol::version::Era;
 
-/// Which `notifications/message` the client gets.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum LogFilter {
-    /// Everything the handler logs: a legacy client that never set a level (the server
-    /// chooses), or no layer in front.
-    All,
-    /// Messages at or above this level.
-    AtLeast(LogLevel),
-    /// None: a stateless request without `_meta` log level.
-    Nothing,
+/// Which of rmcp's messages the client gets: `notifications/message` only at a level the
+/// [`LogFilter`] admits.
+pub(crate) trait AdmitsMessage {
+    fn admits(self, message: &ServerJsonRpcMessage) -> bool;
 }
 
-impl LogFilter {
-    pub(crate) fn of(context: Option<&McpContext>) -> Self {
-        match context {
-            None => Self::All,
-            Some(context) => match (context.log_level, context.era) {
-                (Some(level), _) => Self::AtLeast(level),
-                (None, Era::Legacy) => Self::All,
-                (None, Era::Stateless) => Self::Nothing,
-            },
-        }
-    }
-
+impl AdmitsMessage for LogFilter {
     /// Whether `message` may go to the client.
     // Logging is deprecated from 2026-07-28 on (SEP-2577); the sessionful era still has it.
     #[allow(deprecated)]
-    pub(crate) fn admits(self, message: &ServerJsonRpcMessage) -> bool {
+    fn admits(self, message: &ServerJsonRpcMessage) -> bool {
         let ServerJsonRpcMessage::Notification(notification) = message else {
             return true;
         };
@@ -47,13 +31,7 @@ impl LogFilter {
         else {
             return true;
         };
-        match self {
-            Self::All => true,
-            Self::Nothing => false,
-            Self::AtLeast(minimum) => serde_json::to_value(logging.params.level)
-                .and_then(serde_json::from_value::<LogLevel>)
-                .is_ok_and(|level| minimum.admits(level)),
-        }
+        self.admits_level(&logging.params.level)
     }
 }
 
@@ -66,22 +44,13 @@ pub(crate) fn answered_request(message: &ServerJsonRpcMessage) -> Option<&Reques
     }
 }
 
-/// The HTTP status of a JSON answer. Legacy errors travel with 200; the stateless era maps
-/// some errors to statuses, as rmcp's own HTTP service does.
+/// The HTTP status of `message`, should it be the whole response.
 pub(crate) fn status_of(message: &ServerJsonRpcMessage, era: Era) -> StatusCode {
-    let ServerJsonRpcMessage::Error(error) = message else {
-        return StatusCode::OK;
+    let code = match message {
+        ServerJsonRpcMessage::Error(error) => Some(i64::from(error.error.code.0)),
+        _ => None,
     };
-    if era == Era::Legacy {
-        return StatusCode::OK;
-    }
-    match error.error.code {
-        ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
-        | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
-        | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
-        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
-        _ => StatusCode::OK,
-    }
+    crate::answer::answer_status(code, era)
 }
 
 /// The client's answer to a server-to-client request, as rmcp's serve loop expects it back:

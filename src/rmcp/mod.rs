@@ -32,10 +32,11 @@
 mod exchange;
 mod handler;
 mod messages;
-mod response;
 mod runtime;
 mod service;
 mod transport;
 
-pub use response::RmcpBody;
+/// The body of [`RmcpService`]'s responses.
+pub type RmcpBody =
+    http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
 pub use service::RmcpService;

@@ -5,11 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, Limited};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetExtensions};
 use rmcp::ServerHandler;
 use serde_json::Value;
@@ -17,7 +15,8 @@ use tower_service::Service;
 
 use super::exchange::{Exchange, Route, Setup};
 use super::messages::{peer_info, LogFilter};
-use super::response::{respond, RmcpBody};
+use super::RmcpBody;
+use crate::answer::{batch_items, read_body, refused, respond};
 use crate::body::BoxError;
 use crate::context::McpContext;
 use crate::notify::Notifier;
@@ -26,9 +25,6 @@ use crate::protocol::jsonrpc::code;
 use crate::protocol::meta;
 use crate::protocol::rejection::Rejection;
 use crate::protocol::version::{is_stateless_era, Era};
-
-/// Largest request body read when no layer in front has bounded it already.
-const MAX_BODY: usize = 4 * 1024 * 1024;
 
 type Factory<H> = dyn Fn() -> Result<H, std::io::Error> + Send + Sync;
 
@@ -117,12 +113,9 @@ where
         // GET streams and DELETE are the layer's.
         return refused(Rejection::method_not_allowed("POST"));
     }
-    let bytes = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            let message = format!("Bad Request: could not read body: {}", error);
-            return refusal(StatusCode::BAD_REQUEST, code::INVALID_REQUEST, &message);
-        }
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return refused(rejection),
     };
     let (messages, batch) = match parse(&bytes) {
         Ok(parsed) => parsed,
@@ -193,7 +186,9 @@ where
             message
         })
         .collect();
-    respond(Exchange::start(handler, messages, setup), batch).await
+    let exchange = Exchange::start(handler, messages, setup);
+    let had_requests = exchange.had_requests();
+    respond(exchange, had_requests, batch).await
 }
 
 /// The client requests of the specification, which are never custom.
@@ -220,22 +215,7 @@ const STANDARD_METHODS: &[&str] = &[
 
 /// The body's messages, and whether they came as a batch.
 fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
-        let message = format!("Parse error: {error}");
-        Rejection::new(StatusCode::BAD_REQUEST, code::PARSE_ERROR, message)
-    })?;
-    let (items, batch) = match value {
-        Value::Array(items) if !items.is_empty() => (items, true),
-        Value::Array(_) => {
-            let message = "Invalid Request: empty batch";
-            return Err(Rejection::new(
-                StatusCode::BAD_REQUEST,
-                code::INVALID_REQUEST,
-                message,
-            ));
-        }
-        one => (vec![one], false),
-    };
+    let (items, batch) = batch_items(bytes)?;
     items
         .into_iter()
         .map(|item| {
@@ -279,10 +259,6 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(|messages| (messages, batch))
-}
-
-fn refused(rejection: Rejection) -> Response<RmcpBody> {
-    rejection.into_http(|text| Full::new(Bytes::from(text)).boxed_unsync())
 }
 
 fn refusal(status: StatusCode, code: i64, message: &str) -> Response<RmcpBody> {

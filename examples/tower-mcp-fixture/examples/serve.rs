@@ -14,6 +14,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use mcp_edge_session::tower_mcp::TowerMcpService;
 use mcp_edge_session::SessionLayer;
 use tower::ServiceBuilder;
 use tower_mcp::stateless::StatelessConfig;
@@ -44,13 +45,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .with_sampling()
                 .stateless(StatelessConfig::new())
                 .into_router_at("/mcp");
-            Router::new().route_service("/mcp", ServiceBuilder::new().layer(layer()).service(transport))
+            Router::new().route_service(
+                "/mcp",
+                ServiceBuilder::new().layer(layer()).service(transport),
+            )
+        }
+        "adapter" => {
+            let server = TowerMcpService::new(tower_mcp_fixture::router());
+            Router::new()
+                .route_service("/mcp", ServiceBuilder::new().layer(layer()).service(server))
         }
         other => return Err(format!("unknown mode {other:?} (own, layer, adapter)").into()),
     };
 
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!("tower-mcp server ({mode}) on http://{}/mcp", listener.local_addr()?);
+    tracing::info!(
+        "tower-mcp server ({mode}) on http://{}/mcp",
+        listener.local_addr()?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -27,9 +27,11 @@ pub(crate) fn tools() -> Vec<Tool> {
         fixed("test_audio_content", "Returns a one-sample WAV", || {
             CallToolResult::audio(wav_base64(), "audio/wav")
         }),
-        fixed("test_embedded_resource", "Returns an embedded resource", || {
-            CallToolResult::resource(embedded(EMBEDDED_URI))
-        }),
+        fixed(
+            "test_embedded_resource",
+            "Returns an embedded resource",
+            || CallToolResult::resource(embedded(EMBEDDED_URI)),
+        ),
         fixed(
             "test_multiple_content_types",
             "Returns text, an image and an embedded resource",
@@ -154,9 +156,17 @@ pub(crate) fn resources() -> Vec<Resource> {
             .text(body)
     };
     vec![
-        text("test://static-text", "Static text", "This is static text content"),
+        text(
+            "test://static-text",
+            "Static text",
+            "This is static text content",
+        ),
         text(EMBEDDED_URI, "Embedded resource", EMBEDDED_TEXT),
-        text("test://watched-resource", "Watched resource", "Watched resource content"),
+        text(
+            "test://watched-resource",
+            "Watched resource",
+            "Watched resource content",
+        ),
         ResourceBuilder::new("test://static-binary")
             .name("Static binary")
             .mime_type("image/png")

@@ -48,7 +48,9 @@ const TOOL_FLOWS: &[Flow] = &[
     },
     Flow {
         name: "test_input_required_result_sampling",
-        rounds: &[&[("capital_question", || ask_model("What is the capital of France?", 100))]],
+        rounds: &[&[("capital_question", || {
+            ask_model("What is the capital of France?", 100)
+        })]],
         sealed: false,
         answer: "The capital of France is Paris.",
     },
@@ -60,7 +62,9 @@ const TOOL_FLOWS: &[Flow] = &[
     },
     Flow {
         name: "test_input_required_result_capabilities",
-        rounds: &[&[("sampling_only", || ask_model("Generate a capability-safe response", 50))]],
+        rounds: &[&[("sampling_only", || {
+            ask_model("Generate a capability-safe response", 50)
+        })]],
         sealed: false,
         answer: "Capability-safe input received",
     },
@@ -90,7 +94,9 @@ const TOOL_FLOWS: &[Flow] = &[
         name: "test_input_required_result_multi_round",
         rounds: &[
             &[("step1", || ask_string("Step 1: What is your name?", "name"))],
-            &[("step2", || ask_string("Step 2: What is your favorite color?", "color"))],
+            &[("step2", || {
+                ask_string("Step 2: What is your favorite color?", "color")
+            })],
         ],
         sealed: true,
         answer: "Multi-round input complete",
@@ -99,7 +105,9 @@ const TOOL_FLOWS: &[Flow] = &[
 
 const PROMPT_FLOW: Flow = Flow {
     name: "test_input_required_result_prompt",
-    rounds: &[&[("user_context", || ask_string("What context should the prompt use?", "context"))]],
+    rounds: &[&[("user_context", || {
+        ask_string("What context should the prompt use?", "context")
+    })]],
     sealed: false,
     answer: "Use the supplied test context",
 };
@@ -145,17 +153,25 @@ fn step(flow: &Flow, ctx: &RequestContext) -> Result<Step, Error> {
         false => usize::from(has_answers(ctx, flow.rounds[0])),
     };
     if answered > 0 && !has_answers(ctx, flow.rounds[answered - 1]) {
-        return Err(Error::invalid_params("the answers of the previous round are missing"));
+        return Err(Error::invalid_params(
+            "the answers of the previous round are missing",
+        ));
     }
     let Some(round) = flow.rounds.get(answered) else {
         return Ok(Step::Done);
     };
-    let requests: InputRequests = round.iter().map(|(key, ask)| (key.to_string(), ask())).collect();
+    let requests: InputRequests = round
+        .iter()
+        .map(|(key, ask)| (key.to_string(), ask()))
+        .collect();
     let result = InputRequiredResult::with_requests(requests);
     if !flow.sealed {
         return Ok(Step::Ask(result));
     }
-    let progress = Progress { flow: flow.name.into(), answered: answered + 1 };
+    let progress = Progress {
+        flow: flow.name.into(),
+        answered: answered + 1,
+    };
     let token = codec(ctx)?
         .encode(&progress)
         .map_err(|error| Error::internal(format!("cannot seal requestState: {error}")))?;
@@ -170,8 +186,11 @@ fn unseal(flow: &Flow, ctx: &RequestContext) -> Result<usize, Error> {
     let progress: Progress = codec(ctx)?
         .decode(token)
         .map_err(|error| Error::invalid_params(format!("invalid requestState: {error}")))?;
-    if progress.flow != flow.name || progress.answered == 0 || progress.answered > flow.rounds.len() {
-        return Err(Error::invalid_params("requestState belongs to another flow"));
+    if progress.flow != flow.name || progress.answered == 0 || progress.answered > flow.rounds.len()
+    {
+        return Err(Error::invalid_params(
+            "requestState belongs to another flow",
+        ));
     }
     Ok(progress.answered)
 }
@@ -204,7 +223,10 @@ fn ask_form(message: &str, field: &str, schema: serde_json::Value) -> InputReque
 }
 
 fn ask_model(message: &str, max_tokens: u32) -> InputRequest {
-    InputRequest::CreateMessage(CreateMessageParams::new(vec![SamplingMessage::user(message)], max_tokens))
+    InputRequest::CreateMessage(CreateMessageParams::new(
+        vec![SamplingMessage::user(message)],
+        max_tokens,
+    ))
 }
 
 fn ask_roots() -> InputRequest {

@@ -20,50 +20,89 @@ const STEP: Duration = Duration::from_millis(50);
 
 pub(crate) fn tools() -> Vec<Tool> {
     let mut tools = vec![
-        talking("test_tool_with_logging", "Logs three messages while it runs", |ctx| async move {
-            for message in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
-                ctx.send_log(log(message));
-                tokio::time::sleep(STEP).await;
-            }
-            CallToolResult::text("Logging complete")
-        }),
-        talking("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100", |ctx| async move {
-            for (done, label) in [(0.0, "Starting"), (50.0, "Halfway"), (100.0, "Complete")] {
-                ctx.report_progress(done, Some(100.0), Some(label)).await;
-                tokio::time::sleep(STEP).await;
-            }
-            CallToolResult::text("Progress complete")
-        }),
-        talking("test_sampling", "Asks the client's model and returns its answer", |ctx| async move {
-            if !ctx.can_sample() {
-                return CallToolResult::error("Sampling not available");
-            }
-            let params = CreateMessageParams::new(vec![SamplingMessage::user("Test sampling request")], 100);
-            match ctx.sample(params).await {
-                Ok(result) => match result.content_items().first() {
-                    Some(SamplingContent::Text { text, .. }) => CallToolResult::text(text.clone()),
-                    Some(other) => CallToolResult::text(format!("{other:?}")),
-                    None => CallToolResult::text("No content"),
-                },
-                Err(error) => CallToolResult::error(format!("Sampling failed: {error}")),
-            }
-        }),
+        talking(
+            "test_tool_with_logging",
+            "Logs three messages while it runs",
+            |ctx| async move {
+                for message in [
+                    "Tool execution started",
+                    "Tool processing data",
+                    "Tool execution completed",
+                ] {
+                    ctx.send_log(log(message));
+                    tokio::time::sleep(STEP).await;
+                }
+                CallToolResult::text("Logging complete")
+            },
+        ),
+        talking(
+            "test_tool_with_progress",
+            "Reports progress 0, 50 and 100 of 100",
+            |ctx| async move {
+                for (done, label) in [(0.0, "Starting"), (50.0, "Halfway"), (100.0, "Complete")] {
+                    ctx.report_progress(done, Some(100.0), Some(label)).await;
+                    tokio::time::sleep(STEP).await;
+                }
+                CallToolResult::text("Progress complete")
+            },
+        ),
+        talking(
+            "test_sampling",
+            "Asks the client's model and returns its answer",
+            |ctx| async move {
+                if !ctx.can_sample() {
+                    return CallToolResult::error("Sampling not available");
+                }
+                let params = CreateMessageParams::new(
+                    vec![SamplingMessage::user("Test sampling request")],
+                    100,
+                );
+                match ctx.sample(params).await {
+                    Ok(result) => match result.content_items().first() {
+                        Some(SamplingContent::Text { text, .. }) => {
+                            CallToolResult::text(text.clone())
+                        }
+                        Some(other) => CallToolResult::text(format!("{other:?}")),
+                        None => CallToolResult::text("No content"),
+                    },
+                    Err(error) => CallToolResult::error(format!("Sampling failed: {error}")),
+                }
+            },
+        ),
         elicit("test_elicitation", "Please provide test input", || {
             ElicitFormSchema::new().string_field("test_field", Some("A test field"), true)
         }),
-        elicit("test_elicitation_sep1034_defaults", "Please provide details with defaults", || {
-            ElicitFormSchema::new()
-                .string_field_with_default("name", Some("Name"), true, "John Doe")
-                .integer_field_with_default("age", Some("Age"), false, 30)
-                .number_field_with_default("score", Some("Score"), false, 95.5)
-                .enum_field_with_default("status", Some("Status"), false, &["active", "inactive", "pending"], "active")
-                .boolean_field_with_default("verified", Some("Verified"), false, true)
-        }),
-        elicit("test_elicitation_sep1330_enums", "Please select from enum options", enum_schema),
-        talking("test_logging_tool", "Logs one message if the request allows it", |ctx| async move {
-            ctx.send_log(log("Diagnostic log message"));
-            CallToolResult::text("Logging diagnostic complete")
-        }),
+        elicit(
+            "test_elicitation_sep1034_defaults",
+            "Please provide details with defaults",
+            || {
+                ElicitFormSchema::new()
+                    .string_field_with_default("name", Some("Name"), true, "John Doe")
+                    .integer_field_with_default("age", Some("Age"), false, 30)
+                    .number_field_with_default("score", Some("Score"), false, 95.5)
+                    .enum_field_with_default(
+                        "status",
+                        Some("Status"),
+                        false,
+                        &["active", "inactive", "pending"],
+                        "active",
+                    )
+                    .boolean_field_with_default("verified", Some("Verified"), false, true)
+            },
+        ),
+        elicit(
+            "test_elicitation_sep1330_enums",
+            "Please select from enum options",
+            enum_schema,
+        ),
+        talking(
+            "test_logging_tool",
+            "Logs one message if the request allows it",
+            |ctx| async move {
+                ctx.send_log(log("Diagnostic log message"));
+                CallToolResult::text("Logging diagnostic complete")
+            },
+        ),
         talking(
             "test_streaming_elicitation",
             "Checks that a 2026-07-28 request cannot send an elicitation of its own",
@@ -74,17 +113,23 @@ pub(crate) fn tools() -> Vec<Tool> {
                 }
             },
         ),
-        talking("test_trigger_tool_change", "Announces that the tool list changed", |ctx| async move {
-            announced(ctx.notify_tools_list_changed(), "Tool change emitted")
-        }),
-        talking("test_trigger_prompt_change", "Announces that the prompt list changed", |ctx| async move {
-            announced(ctx.notify_prompts_list_changed(), "Prompt change emitted")
-        }),
+        talking(
+            "test_trigger_tool_change",
+            "Announces that the tool list changed",
+            |ctx| async move { announced(ctx.notify_tools_list_changed(), "Tool change emitted") },
+        ),
+        talking(
+            "test_trigger_prompt_change",
+            "Announces that the prompt list changed",
+            |ctx| async move { announced(ctx.notify_prompts_list_changed(), "Prompt change emitted") },
+        ),
     ];
     tools.push(
-        talking("test_missing_capability", "Needs a client that can sample", |_| async {
-            CallToolResult::text("sampling capability present")
-        })
+        talking(
+            "test_missing_capability",
+            "Needs a client that can sample",
+            |_| async { CallToolResult::text("sampling capability present") },
+        )
         .require_client_capabilities(ClientCapabilities {
             sampling: Some(SamplingCapability::default()),
             ..ClientCapabilities::default()
@@ -121,9 +166,11 @@ fn elicit(name: &'static str, message: &'static str, schema: fn() -> ElicitFormS
             meta: None,
         };
         match ctx.elicit_form(params).await {
-            Ok(ElicitResult { action, content, .. }) => {
-                CallToolResult::text(format!("Elicitation completed: action={action:?}, content={content:?}"))
-            }
+            Ok(ElicitResult {
+                action, content, ..
+            }) => CallToolResult::text(format!(
+                "Elicitation completed: action={action:?}, content={content:?}"
+            )),
             Err(error) => CallToolResult::error(format!("Elicitation failed: {error}")),
         }
     })
