@@ -5,6 +5,9 @@
 #
 #   scripts/conformance.sh                 # builds and starts the native example, then tests it
 #   scripts/conformance.sh URL             # tests a server that is already running
+#
+# CONFORMANCE_KNOWN (comma-separated check ids) names checks a server is known to fail: they
+# are reported, not counted against it; every other check must pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,14 +41,17 @@ run_suite() {
   npx -y -p node@22 -p "@modelcontextprotocol/conformance@$package" -- \
     conformance server --url "$url" --suite all "$@" -o "$out" > "$out/log.txt" 2>&1 || true
   python3 - "$out" "$min_scenarios" <<'PY'
-import glob, json, sys
+import glob, json, os, sys
 checks = []
 for path in sorted(glob.glob(f"{sys.argv[1]}/*/checks.json")):
     scenario = path.split("/")[-2]
     checks += [(scenario, c) for c in json.load(open(path))]
-bad = [(s, c) for s, c in checks if c["status"] in ("FAILURE", "WARNING")]
-for s, c in bad:
-    print(f"{c['status']}: {s} / {c['id']}: {c.get('errorMessage', '')}")
+known = set(filter(None, os.environ.get("CONFORMANCE_KNOWN", "").split(",")))
+failing = [(s, c) for s, c in checks if c["status"] in ("FAILURE", "WARNING")]
+bad = [(s, c) for s, c in failing if c["id"] not in known]
+for s, c in failing:
+    tag = " (known)" if c["id"] in known else ""
+    print(f"{c['status']}{tag}: {s} / {c['id']}: {c.get('errorMessage', '')}")
 scenarios = len({s for s, _ in checks})
 passed = sum(1 for _, c in checks if c["status"] == "SUCCESS")
 failed = sum(1 for _, c in checks if c["status"] == "FAILURE")

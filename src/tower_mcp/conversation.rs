@@ -5,6 +5,7 @@
 //! delivers them to every session and `subscriptions/listen` stream that asked, on any
 //! instance.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -22,6 +23,8 @@ use crate::protocol::jsonrpc::notification;
 /// cancelled). Dropping it before then cancels the requests still running.
 pub(crate) struct Conversation {
     pub(crate) answers: FuturesUnordered<BoxFuture<'static, Option<Outgoing>>>,
+    /// Answers that are ready, held back until what their handlers sent before is out.
+    pub(crate) ready: VecDeque<Outgoing>,
     pub(crate) notifications: NotificationReceiver,
     pub(crate) client_requests: UnboundedReceiver<Outgoing>,
     /// Pushes to the hub, awaited before the conversation ends.
@@ -106,18 +109,17 @@ impl Stream for Conversation {
             }
             while let Poll::Ready(Some(())) = this.pushes.poll_next_unpin(cx) {}
             while let Poll::Ready(Some(())) = this.watches.poll_next_unpin(cx) {}
+            if let Some(answer) = this.ready.pop_front() {
+                return Poll::Ready(Some(answer));
+            }
             match this.answers.poll_next_unpin(cx) {
-                Poll::Ready(Some(Some(answer))) => return Poll::Ready(Some(answer)),
+                // A handler that finished at once has sent its notifications by now; they
+                // go first (the loop takes them from the channel).
+                Poll::Ready(Some(Some(answer))) => this.ready.push_back(answer),
                 Poll::Ready(Some(None)) => continue,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
-                    // Every request is answered: what was sent meanwhile still goes out.
-                    if let Ok(sent) = this.notifications.try_recv() {
-                        match this.route(sent) {
-                            Some(outgoing) => return Poll::Ready(Some(outgoing)),
-                            None => continue,
-                        }
-                    }
+                    // Every request is answered (and the channel was just found empty).
                     if !this.pushes.is_empty() {
                         return Poll::Pending;
                     }

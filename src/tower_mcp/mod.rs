@@ -43,3 +43,7 @@ mod schemas;
 mod service;
 
 pub use service::TowerMcpService;
+
+/// The body of [`TowerMcpService`]'s responses.
+pub type TowerMcpBody =
+    http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;

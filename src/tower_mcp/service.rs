@@ -154,11 +154,15 @@ impl TowerMcpService {
             router.session().mark_preinitialized();
         }
         // Server-to-client requests exist in the legacy era only (2026-07-28 asks with
-        // input-required results instead).
+        // input-required results instead), and only towards a client that can answer one:
+        // without a requester `ctx.can_sample()` and `ctx.can_elicit()` say no.
         if let (Era::Legacy, Some(context), Some(notifier)) =
             (setting.era, &setting.context, &setting.notifier)
         {
-            if let Some(session) = context.session_id.clone() {
+            let answers = ["sampling", "elicitation", "roots"]
+                .iter()
+                .any(|capability| context.client_supports(capability));
+            if let (true, Some(session)) = (answers, context.session_id.clone()) {
                 router = router.with_client_requester(Arc::new(LayerRequester {
                     notifier: notifier.clone(),
                     session,
@@ -170,6 +174,7 @@ impl TowerMcpService {
 
         let mut conversation = Conversation {
             answers: FuturesUnordered::new(),
+            ready: Default::default(),
             notifications,
             client_requests,
             pushes: FuturesUnordered::new(),

@@ -8,8 +8,12 @@
 //!   which drives the router per request.
 //!
 //! ```sh
-//! MCP_LISTEN=127.0.0.1:3000 cargo run -p tower-mcp-fixture --example serve -- layer
+//! MCP_LISTEN=127.0.0.1:3000 cargo run -p tower-mcp-fixture --example serve -- adapter
+//! REDIS_URL=redis://127.0.0.1:6379/0 cargo run -p tower-mcp-fixture --example serve -- adapter
 //! ```
+//!
+//! With `REDIS_URL` the layer keeps sessions and streams in Redis, so several processes can
+//! serve one set of sessions.
 
 use std::net::SocketAddr;
 
@@ -30,11 +34,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:8080".into())
         .parse()?;
     let mode = std::env::args().nth(1).unwrap_or_else(|| "adapter".into());
-    let layer = || {
-        SessionLayer::memory().with_executor(|task| {
-            tokio::spawn(task);
-        })
+    let layer = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            tracing::info!("sessions and streams in Redis at {url}");
+            SessionLayer::redis(&url).await?
+        }
+        Err(_) => SessionLayer::memory(),
     };
+    let layer = layer.with_executor(|task| {
+        tokio::spawn(task);
+    });
 
     let app = match mode.as_str() {
         "own" => HttpTransport::new(tower_mcp_fixture::router())
@@ -47,13 +56,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .into_router_at("/mcp");
             Router::new().route_service(
                 "/mcp",
-                ServiceBuilder::new().layer(layer()).service(transport),
+                ServiceBuilder::new().layer(layer).service(transport),
             )
         }
         "adapter" => {
             let server = TowerMcpService::new(tower_mcp_fixture::router());
-            Router::new()
-                .route_service("/mcp", ServiceBuilder::new().layer(layer()).service(server))
+            Router::new().route_service("/mcp", ServiceBuilder::new().layer(layer).service(server))
         }
         other => return Err(format!("unknown mode {other:?} (own, layer, adapter)").into()),
     };
