@@ -61,6 +61,16 @@
 //! the inner service, with [`McpContext`], a [`Notifier`] and a [`StreamControl`] in the
 //! request extensions.
 //!
+//! ## The inner service's side
+//! The inner service sees only POSTs, never the layer's `Mcp-Session-Id` (a legacy request
+//! looks sessionless to it; the session's facts are in [`McpContext`]), and may answer with
+//! JSON or an SSE stream carrying progress, log messages and server-to-client requests before
+//! the answer. Client answers to a [`Notifier`]'s requests travel through the hub to any
+//! instance; answers to requests it sent on its own are POSTed on to it. A session id it puts
+//! in its answer is dropped. Two adapters turn MCP frameworks into such a service:
+//! `rmcp::RmcpService` (feature `rmcp`, natively and in a Worker) and
+//! `tower_mcp::TowerMcpService` (feature `tower-mcp`, natively).
+//!
 //! ## Backends
 //! [`MemoryStore`] and [`MemoryHub`] keep everything in one process (no tokio: they also run
 //! inside a single wasm isolate). With the `cloudflare` feature, `cloudflare::KvSessionStore`
