@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_timer::Delay;
 use futures_util::future::{select, Either};
 use futures_util::{stream, FutureExt, StreamExt};
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, request, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -24,8 +24,8 @@ use crate::protocol::jsonrpc::code;
 use crate::protocol::rejection::Rejection;
 
 use crate::context::{LogLevel, McpContext};
-use crate::protocol::headers::{APPLICATION_JSON, TEXT_EVENT_STREAM};
-use crate::protocol::version::Era;
+use crate::protocol::headers::{APPLICATION_JSON, MCP_PROTOCOL_VERSION, TEXT_EVENT_STREAM};
+use crate::protocol::version::{is_stateless_era, Era};
 use crate::sse;
 
 /// The body of the server adapters' responses.
@@ -34,25 +34,30 @@ pub(crate) type AnswerBody = UnsyncBoxBody<Bytes, Infallible>;
 /// Largest request body read when no layer in front has bounded it already.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// The request body, read whole (bounded).
-pub(crate) async fn read_body<B>(body: B) -> Result<Bytes, Rejection>
+/// A POST's parts and JSON-RPC messages (and whether they came as a batch); the refusal for
+/// anything else. GET streams and DELETE are the layer's.
+pub(crate) async fn read_post<B>(
+    request: Request<B>,
+) -> Result<(request::Parts, Vec<Value>, bool), Rejection>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) => Err(Rejection::new(
-            StatusCode::BAD_REQUEST,
-            code::INVALID_REQUEST,
-            format!("Bad Request: could not read body: {error}"),
-        )),
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        return Err(Rejection::method_not_allowed("POST"));
     }
-}
-
-/// The body's JSON-RPC messages, and whether they came as a batch.
-pub(crate) fn batch_items(bytes: &[u8]) -> Result<(Vec<Value>, bool), Rejection> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|error| {
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            return Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_REQUEST,
+                format!("Bad Request: could not read body: {error}"),
+            ))
+        }
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|error| {
         Rejection::new(
             StatusCode::BAD_REQUEST,
             code::PARSE_ERROR,
@@ -60,13 +65,29 @@ pub(crate) fn batch_items(bytes: &[u8]) -> Result<(Vec<Value>, bool), Rejection>
         )
     })?;
     match value {
-        Value::Array(items) if !items.is_empty() => Ok((items, true)),
+        Value::Array(items) if !items.is_empty() => Ok((parts, items, true)),
         Value::Array(_) => Err(Rejection::new(
             StatusCode::BAD_REQUEST,
             code::INVALID_REQUEST,
             "Invalid Request: empty batch",
         )),
-        one => Ok((vec![one], false)),
+        one => Ok((parts, vec![one], false)),
+    }
+}
+
+/// The era a request speaks: as the layer classified it, or (no layer in front) as its
+/// `MCP-Protocol-Version` header says.
+pub(crate) fn request_era(parts: &request::Parts) -> Era {
+    match parts.extensions.get::<McpContext>() {
+        Some(context) => context.era,
+        None => match parts
+            .headers
+            .get(&MCP_PROTOCOL_VERSION)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(version) if is_stateless_era(version.trim()) => Era::Stateless,
+            _ => Era::Legacy,
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetExtensions};
 use rmcp::ServerHandler;
@@ -16,7 +16,7 @@ use tower_service::Service;
 use super::exchange::{Exchange, Route, Setup};
 use super::messages::{peer_info, LogFilter};
 use super::RmcpBody;
-use crate::answer::{batch_items, read_body, refused, respond};
+use crate::answer::{read_post, refused, request_era, respond};
 use crate::body::BoxError;
 use crate::context::McpContext;
 use crate::notify::Notifier;
@@ -24,7 +24,7 @@ use crate::protocol::headers::MCP_PROTOCOL_VERSION;
 use crate::protocol::jsonrpc::code;
 use crate::protocol::meta;
 use crate::protocol::rejection::Rejection;
-use crate::protocol::version::{is_stateless_era, Era};
+use crate::protocol::version::Era;
 
 type Factory<H> = dyn Fn() -> Result<H, std::io::Error> + Send + Sync;
 
@@ -108,17 +108,12 @@ where
     ReqBody::Error: Into<BoxError>,
     H: ServerHandler,
 {
-    let (parts, body) = request.into_parts();
-    if parts.method != Method::POST {
-        // GET streams and DELETE are the layer's.
-        return refused(Rejection::method_not_allowed("POST"));
-    }
-    let bytes = match read_body(body).await {
-        Ok(bytes) => bytes,
+    let (parts, items, batch) = match read_post(request).await {
+        Ok(read) => read,
         Err(rejection) => return refused(rejection),
     };
-    let (messages, batch) = match parse(&bytes) {
-        Ok(parsed) => parsed,
+    let messages = match parse(items) {
+        Ok(messages) => messages,
         Err(rejection) => return refused(rejection),
     };
     let context = parts.extensions.get::<McpContext>().cloned();
@@ -127,11 +122,7 @@ where
         .get(&MCP_PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
-    let era = match &context {
-        Some(context) => context.era,
-        None if header_version.is_some_and(is_stateless_era) => Era::Stateless,
-        None => Era::Legacy,
-    };
+    let era = request_era(&parts);
     let route = match (&context, parts.extensions.get::<Notifier>()) {
         (
             Some(McpContext {
@@ -213,9 +204,8 @@ const STANDARD_METHODS: &[&str] = &[
     "tasks/cancel",
 ];
 
-/// The body's messages, and whether they came as a batch.
-fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
-    let (items, batch) = batch_items(bytes)?;
+/// The body's messages as rmcp's.
+fn parse(items: Vec<Value>) -> Result<Vec<ClientJsonRpcMessage>, Rejection> {
     items
         .into_iter()
         .map(|item| {
@@ -257,8 +247,7 @@ fn parse(bytes: &[u8]) -> Result<(Vec<ClientJsonRpcMessage>, bool), Rejection> {
             }
             Ok(message)
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map(|messages| (messages, batch))
+        .collect()
 }
 
 fn refusal(status: StatusCode, code: i64, message: &str) -> Response<RmcpBody> {

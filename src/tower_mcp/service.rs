@@ -10,7 +10,7 @@ use futures_channel::mpsc;
 use futures_timer::Delay;
 use futures_util::future::{select, BoxFuture, Either};
 use futures_util::stream::FuturesUnordered;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use serde_json::Value;
 use tower_mcp::context::{notification_channel, CancellationToken};
@@ -26,7 +26,7 @@ use super::conversation::Conversation;
 use super::requester::LayerRequester;
 use super::schemas::ToolSchemas;
 use crate::answer::{
-    answer_status, batch_items, read_body, refused, respond, AnswerBody, LogFilter, Outgoing,
+    answer_status, read_post, refused, request_era, respond, AnswerBody, LogFilter, Outgoing,
 };
 use crate::body::BoxError;
 use crate::context::McpContext;
@@ -117,35 +117,29 @@ impl TowerMcpService {
         ReqBody: Body,
         ReqBody::Error: Into<BoxError>,
     {
-        let (parts, body) = request.into_parts();
-        if parts.method != Method::POST {
-            // GET streams and DELETE are the layer's.
-            return refused(Rejection::method_not_allowed("POST"));
-        }
-        let bytes = match read_body(body).await {
-            Ok(bytes) => bytes,
+        let (parts, items, batch) = match read_post(request).await {
+            Ok(read) => read,
             Err(rejection) => return refused(rejection),
         };
-        let (items, batch) = match batch_items(&bytes) {
-            Ok(parsed) => parsed,
-            Err(rejection) => return refused(rejection),
-        };
-        let context = parts.extensions.get::<McpContext>().cloned();
         let setting = Setting {
-            era: context.as_ref().map_or(Era::Legacy, |context| context.era),
+            era: request_era(&parts),
+            context: parts.extensions.get::<McpContext>().cloned(),
             notifier: parts.extensions.get::<Notifier>().cloned(),
             control: parts.extensions.get::<StreamControl>().cloned(),
-            context,
         };
         if setting.era == Era::Stateless {
             if let Err(rejection) = self.check_param_headers(&parts.headers, &items).await {
                 return refused(rejection);
             }
         }
+        let initializing = items.iter().any(|item| method(item) == Some("initialize"));
+        let messages = match read(items) {
+            Ok(messages) => messages,
+            Err(rejection) => return refused(rejection),
+        };
 
         let (notifications_tx, notifications) = notification_channel(NOTIFICATION_BUFFER);
         let (client_requests_tx, client_requests) = mpsc::unbounded();
-        let initializing = items.iter().any(|item| method(item) == Some("initialize"));
         let mut router = self
             .router
             .with_fresh_session()
@@ -183,10 +177,8 @@ impl TowerMcpService {
             notifier: setting.notifier.clone(),
             running: Vec::new(),
         };
-        for item in items {
-            if let Err(rejection) = start(&router, &setting, item, &mut conversation) {
-                return refused(rejection);
-            }
+        for message in messages {
+            start(&router, &setting, message, &mut conversation);
         }
         let had_requests = !conversation.answers.is_empty();
         respond(conversation, had_requests, batch).await
@@ -233,32 +225,62 @@ fn method(item: &Value) -> Option<&str> {
     item.get("method").and_then(Value::as_str)
 }
 
+/// One message of the body, read as tower-mcp's.
+enum Incoming {
+    Request(JsonRpcRequest),
+    Notification(JsonRpcNotification),
+    /// A response, to a request of the layer's: not the router's business.
+    Response,
+}
+
+/// Reads every message before any runs, so a bad one refuses the body and nothing happened.
+fn read(items: Vec<Value>) -> Result<Vec<Incoming>, Rejection> {
+    items
+        .into_iter()
+        .map(|item| {
+            let raw_id = item
+                .get("id")
+                .and_then(|id| serde_json::value::to_raw_value(id).ok());
+            let refuse = |error: serde_json::Error| {
+                Rejection::new(
+                    http::StatusCode::BAD_REQUEST,
+                    code::INVALID_REQUEST,
+                    format!("Invalid Request: {error}"),
+                )
+                .with_id(raw_id.as_deref())
+            };
+            match (item.get("id").is_some(), item.get("method").is_some()) {
+                (true, true) => serde_json::from_value(item)
+                    .map(Incoming::Request)
+                    .map_err(refuse),
+                (false, true) => serde_json::from_value(item)
+                    .map(Incoming::Notification)
+                    .map_err(refuse),
+                _ => Ok(Incoming::Response),
+            }
+        })
+        .collect()
+}
+
 /// Starts one message: a request joins the conversation's answers, a notification is handed
-/// to the router, a response (to a request of the layer's) is not the router's business.
+/// to the router.
 fn start(
     router: &McpRouter,
     setting: &Setting,
-    item: Value,
+    message: Incoming,
     conversation: &mut Conversation,
-) -> Result<(), Rejection> {
-    let is_request = item.get("id").is_some() && item.get("method").is_some();
-    if !is_request {
-        if item.get("method").is_some() {
-            let notification: JsonRpcNotification = serde_json::from_value(item)
-                .map_err(|error| invalid_request(&error.to_string()))?;
+) {
+    let request = match message {
+        Incoming::Request(request) => request,
+        Incoming::Notification(notification) => {
             match McpNotification::from_jsonrpc(&notification) {
                 Ok(notification) => router.handle_notification(notification),
                 Err(error) => tracing::debug!(%error, "notification the router does not know"),
             }
+            return;
         }
-        return Ok(());
-    }
-    let raw_id = item
-        .get("id")
-        .and_then(|id| serde_json::value::to_raw_value(id).ok());
-    let request: JsonRpcRequest = serde_json::from_value(item)
-        .map_err(|error| invalid_request(&error.to_string()).with_id(raw_id.as_deref()))?;
-
+        Incoming::Response => return,
+    };
     let token = CancellationToken::new();
     let mut extensions = Extensions::new();
     extensions.insert(token.clone());
@@ -307,7 +329,6 @@ fn start(
             answer_status: Some(answer_status(error_code, era)),
         })
     }));
-    Ok(())
 }
 
 /// A legacy client cancels with `notifications/cancelled`, which it may POST to any instance;
@@ -337,12 +358,4 @@ fn watch_cancellation(
             }
         }
     }));
-}
-
-fn invalid_request(detail: &str) -> Rejection {
-    Rejection::new(
-        http::StatusCode::BAD_REQUEST,
-        code::INVALID_REQUEST,
-        format!("Invalid Request: {detail}"),
-    )
 }

@@ -22,7 +22,7 @@ case "$target" in
     ;;
 esac
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source tests/processes.sh
 
 work=$(mktemp -d)
 as_pid=

@@ -13,7 +13,7 @@ fi
 npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
 cargo build --quiet --example everything
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source tests/processes.sh
 redis_port=$(free_port)
 port_a=$(free_port)
 port_b=$(free_port)
@@ -25,15 +25,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-wait_for_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
 
 start_redis() {
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes \

@@ -16,7 +16,7 @@ fi
 cargo build --quiet -p tower-mcp-fixture --example serve
 server=target/debug/examples/serve
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source tests/processes.sh
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -25,15 +25,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-wait_for_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
 
 # start MODE PORT [ENV...]: one server process.
 start() {
@@ -44,12 +35,18 @@ start() {
   wait_for_port "$port"
 }
 
-for mode in own adapter; do
-  port=$(free_port)
-  start "$mode" "$port"
-  echo "==> tower-mcp ($mode)"
-  bash scripts/conformance.sh "http://127.0.0.1:$port/mcp"
-done
+# tower-mcp's own transport, the baseline. Under the suite's concurrent scenarios it now and
+# then delivers two of the tool's three progress notifications (measured: 1 run of the 0.1.16
+# suite in 8; never with the scenario alone): reported, not held against the baseline.
+port=$(free_port)
+start own "$port"
+echo "==> tower-mcp (own transport)"
+CONFORMANCE_KNOWN=tools-call-with-progress bash scripts/conformance.sh "http://127.0.0.1:$port/mcp"
+
+port=$(free_port)
+start adapter "$port"
+echo "==> tower-mcp (adapter)"
+bash scripts/conformance.sh "http://127.0.0.1:$port/mcp"
 
 # The plain composition: tower-mcp's transport has no session behind a sessionless request,
 # so it cannot stream a legacy request's progress and log messages or ask the client

@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 # Free ports unless given: a developer's own workerd may hold the usual ones.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source tests/processes.sh
 port_a=${MCP_WORKER_PORT_A:-$(free_port)}
 port_b=${MCP_WORKER_PORT_B:-$(free_port)}
 port_c=${MCP_WORKER_PORT_C:-$(free_port)}
