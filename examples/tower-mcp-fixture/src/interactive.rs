@@ -5,11 +5,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{json, Value};
-use tower_mcp::extract::{Context, RawArgs};
+use tower_mcp::extract::{Context, Json, RawArgs};
 use tower_mcp::protocol::{
     CreateMessageParams, ElicitResult, LogLevel, LoggingMessageParams, SamplingMessage,
 };
+use tower_mcp::schemars::{self, JsonSchema};
 use tower_mcp::{
     CallToolResult, ClientCapabilities, ElicitFormParams, ElicitFormSchema, ElicitMode,
     SamplingCapability, SamplingContent, Tool, ToolBuilder,
@@ -46,29 +48,7 @@ pub(crate) fn tools() -> Vec<Tool> {
                 CallToolResult::text("Progress complete")
             },
         ),
-        talking(
-            "test_sampling",
-            "Asks the client's model and returns its answer",
-            |ctx| async move {
-                if !ctx.can_sample() {
-                    return CallToolResult::error("Sampling not available");
-                }
-                let params = CreateMessageParams::new(
-                    vec![SamplingMessage::user("Test sampling request")],
-                    100,
-                );
-                match ctx.sample(params).await {
-                    Ok(result) => match result.content_items().first() {
-                        Some(SamplingContent::Text { text, .. }) => {
-                            CallToolResult::text(text.clone())
-                        }
-                        Some(other) => CallToolResult::text(format!("{other:?}")),
-                        None => CallToolResult::text("No content"),
-                    },
-                    Err(error) => CallToolResult::error(format!("Sampling failed: {error}")),
-                }
-            },
-        ),
+        sampling(),
         elicit("test_elicitation", "Please provide test input", || {
             ElicitFormSchema::new().string_field("test_field", Some("A test field"), true)
         }),
@@ -136,6 +116,42 @@ pub(crate) fn tools() -> Vec<Tool> {
         }),
     );
     tools
+}
+
+/// What `test_sampling` asks the client's model.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct SamplingArgs {
+    /// The prompt; the suite's own when absent.
+    prompt: Option<String>,
+}
+
+/// Asks the client's model (with the caller's prompt, if any) and returns its answer.
+fn sampling() -> Tool {
+    ToolBuilder::new("test_sampling")
+        .description("Asks the client's model and returns its answer")
+        .extractor_handler(
+            (),
+            |ctx: Context, Json(args): Json<SamplingArgs>| async move {
+                if !ctx.can_sample() {
+                    return Ok(CallToolResult::error("Sampling not available"));
+                }
+                let prompt = args
+                    .prompt
+                    .unwrap_or_else(|| "Test sampling request".into());
+                let params = CreateMessageParams::new(vec![SamplingMessage::user(prompt)], 100);
+                Ok(match ctx.sample(params).await {
+                    Ok(result) => match result.content_items().first() {
+                        Some(SamplingContent::Text { text, .. }) => {
+                            CallToolResult::text(text.clone())
+                        }
+                        Some(other) => CallToolResult::text(format!("{other:?}")),
+                        None => CallToolResult::text("No content"),
+                    },
+                    Err(error) => CallToolResult::error(format!("Sampling failed: {error}")),
+                })
+            },
+        )
+        .build()
 }
 
 /// A tool that ignores its arguments and uses the request context.
