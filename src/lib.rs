@@ -83,12 +83,16 @@
 //! an OAuth 2.1 resource server (RFC 9728 metadata, bearer challenges, JWTs checked against the
 //! issuer's keys, introspection); sessions are then bound to the verified token's subject.
 
+// docs.rs (`--cfg docsrs`, nightly) marks every feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #[cfg(any(feature = "rmcp", feature = "tower-mcp"))]
 mod answer;
 #[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;
 pub mod body;
 #[cfg(feature = "cloudflare")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cloudflare")))]
 pub mod cloudflare;
 mod context;
 pub mod contract;
@@ -100,8 +104,10 @@ mod notify;
 mod post_stream;
 pub mod protocol;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "rmcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rmcp")))]
 pub mod rmcp;
 mod security;
 mod service;
@@ -109,6 +115,10 @@ mod sse;
 mod stateless;
 pub mod store;
 #[cfg(all(feature = "tower-mcp", not(target_arch = "wasm32")))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "tower-mcp", not(target_arch = "wasm32"))))
+)]
 pub mod tower_mcp;
 
 pub use body::SessionBody;

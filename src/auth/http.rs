@@ -69,7 +69,9 @@ impl HttpClient for ReqwestClient {
     }
 }
 
-/// An answer past [`MAX_RESPONSE_BYTES`].
+/// An answer past [`MAX_RESPONSE_BYTES`] (for the clients: reqwest natively, the Worker's
+/// `fetch` with `cloudflare`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "cloudflare"))]
 pub(crate) fn too_large() -> BoxError {
     format!("authorization server answer exceeds {MAX_RESPONSE_BYTES} bytes").into()
 }

@@ -22,7 +22,7 @@
 //! Which tokens are valid is a [`TokenVerifier`]'s decision: [`OAuthVerifier`] checks JWTs
 //! against an issuer's published keys and opaque tokens by RFC 7662 introspection;
 //! [`StaticTokens`] is a table of API keys; anything else implements the trait. The
-//! authorization server is reached through an [`HttpClient`]: [`ReqwestClient`] natively,
+//! authorization server is reached through an [`HttpClient`]: `ReqwestClient` natively,
 //! `cloudflare::WorkerFetch` in a Worker. Keys and metadata are cached per process (per
 //! isolate in a Worker).
 //!
