@@ -125,6 +125,16 @@ impl Demo {
         "flooded".to_owned()
     }
 
+    #[tool(description = "Announces that the tool list changed, as rmcp handlers do")]
+    async fn retool(&self, context: RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        context
+            .peer
+            .notify_tool_list_changed()
+            .await
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        Ok("retooled".to_owned())
+    }
+
     #[tool(description = "Waits until the request is cancelled")]
     async fn wait(&self, context: RequestContext<RoleServer>) -> String {
         context.ct.cancelled().await;
@@ -139,6 +149,7 @@ impl ServerHandler for Demo {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -681,4 +692,39 @@ async fn an_rmcp_handler_sees_the_verified_identity_in_both_eras() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_handlers_list_change_reaches_listeners_and_sessions_not_only_its_own_stream() {
+    let (app, _) = app();
+    let listen = stateless(
+        9,
+        "subscriptions/listen",
+        json!({ "notifications": { "toolsListChanged": true } }),
+        None,
+    );
+    let mut listener = SseReader::new(app.clone().oneshot(listen).await.unwrap());
+    let (_, ack) = listener.next_message().await.unwrap();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    let other = open_session(&app, json!({})).await;
+    let get = Request::get("http://localhost/mcp")
+        .header("host", "localhost")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &other)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let mut other_stream = SseReader::new(app.clone().oneshot(get).await.unwrap());
+
+    let caller = open_session(&app, json!({})).await;
+    let answer = json_of(post(&app, &caller, &tool_call(3, "retool", json!({}))).await).await;
+    assert_eq!(tool_text(&answer), "retooled");
+    let (_, heard) = listener.next_message().await.unwrap();
+    assert_eq!(heard["method"], "notifications/tools/list_changed");
+    assert_eq!(
+        heard["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        9
+    );
+    let (_, heard) = other_stream.next_message().await.unwrap();
+    assert_eq!(heard["method"], "notifications/tools/list_changed");
 }

@@ -12,7 +12,10 @@ use futures_timer::Delay;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use futures_util::FutureExt;
-use rmcp::model::{ClientJsonRpcMessage, InitializeRequestParams, RequestId, ServerJsonRpcMessage};
+use rmcp::model::{
+    ClientJsonRpcMessage, InitializeRequestParams, RequestId, ServerJsonRpcMessage,
+    ServerNotification,
+};
 use rmcp::ServerHandler;
 use serde_json::Value;
 
@@ -24,7 +27,7 @@ use super::runtime::Runtime;
 use super::transport::{RequestTransport, OUTBOUND_BUFFER};
 use crate::answer::Outgoing;
 use crate::context::SessionId;
-use crate::hub::HubError;
+use crate::hub::{HubError, ListKind};
 use crate::notify::{ClientRequestError, Notifier, OutgoingRequest};
 use crate::protocol::version::Era;
 
@@ -41,6 +44,9 @@ pub(crate) struct Setup {
     pub(crate) log: LogFilter,
     pub(crate) route: Option<Route>,
     pub(crate) peer: InitializeRequestParams,
+    /// Where the handler's list changes go (every session and `subscriptions/listen` stream
+    /// that asked, on any instance), when a layer is in front.
+    pub(crate) notifier: Option<Notifier>,
 }
 
 /// How long a legacy request runs before it watches for a cancellation from another
@@ -69,6 +75,8 @@ pub(crate) struct Exchange {
     setup: Setup,
     sending: FuturesUnordered<Sending>,
     answers: FuturesUnordered<Answer>,
+    /// List changes being published through the hub; the exchange ends after them.
+    pushes: FuturesUnordered<BoxFuture<'static, ()>>,
     had_requests: bool,
     patience: Patience,
     cancellation: Option<BoxFuture<'static, RequestId>>,
@@ -121,6 +129,7 @@ impl Exchange {
             setup,
             sending: FuturesUnordered::new(),
             answers: FuturesUnordered::new(),
+            pushes: FuturesUnordered::new(),
             had_requests,
             patience,
             cancellation: None,
@@ -163,7 +172,7 @@ impl Exchange {
     }
 
     fn done(&self) -> bool {
-        self.requests_due.is_empty() && self.notifications_due == 0
+        self.requests_due.is_empty() && self.notifications_due == 0 && self.pushes.is_empty()
     }
 
     /// Decides what becomes of a message the handler sent.
@@ -196,6 +205,20 @@ impl Exchange {
         if !self.setup.log.admits(&message) {
             return None;
         }
+        if let (Some(kind), Some(notifier)) = (list_changed(&message), &self.setup.notifier) {
+            // `peer.notify_tool_list_changed()` and its siblings: a list change concerns every
+            // client, not this request's stream.
+            let notifier = notifier.clone();
+            self.pushes.push(
+                async move {
+                    if let Err(error) = notifier.list_changed(kind).await {
+                        tracing::warn!(%error, "could not announce a list change");
+                    }
+                }
+                .boxed(),
+            );
+            return None;
+        }
         let answer_status = answered_request(&message).cloned().map(|id| {
             self.requests_due.remove(&id);
             status_of(&message, self.setup.era)
@@ -225,6 +248,9 @@ impl Stream for Exchange {
             let mut progressed = false;
             while let Poll::Ready(Some(())) = this.handled.poll_next_unpin(cx) {
                 this.notifications_due = this.notifications_due.saturating_sub(1);
+                progressed = true;
+            }
+            while let Poll::Ready(Some(())) = this.pushes.poll_next_unpin(cx) {
                 progressed = true;
             }
             while let Poll::Ready(Some((id, answer))) = this.answers.poll_next_unpin(cx) {
@@ -282,6 +308,19 @@ impl Stream for Exchange {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+/// Which list a list-changed notification announces.
+fn list_changed(message: &ServerJsonRpcMessage) -> Option<ListKind> {
+    let ServerJsonRpcMessage::Notification(notification) = message else {
+        return None;
+    };
+    match notification.notification {
+        ServerNotification::ToolListChangedNotification(_) => Some(ListKind::Tools),
+        ServerNotification::PromptListChangedNotification(_) => Some(ListKind::Prompts),
+        ServerNotification::ResourceListChangedNotification(_) => Some(ListKind::Resources),
+        _ => None,
     }
 }
 

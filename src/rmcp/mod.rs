@@ -14,6 +14,10 @@
 //!   with a fresh id; the client's answer, POSTed to any instance, comes back through the
 //!   hub. (In the 2026-07-28 era rmcp refuses them: handlers return an input-required
 //!   result instead.)
+//! - `peer.notify_tool_list_changed()`, `notify_prompt_list_changed()` and
+//!   `notify_resource_list_changed()` reach every session and `subscriptions/listen` stream
+//!   that asked, on any instance, through the layer's [`Notifier`](crate::Notifier) (a list
+//!   change concerns every client, not the request's own stream).
 //! - A legacy client's `notifications/cancelled`, POSTed to any instance, and (stateless era)
 //!   a closed response stream cancel the handler.
 //!

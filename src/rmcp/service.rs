@@ -141,6 +141,7 @@ where
         log: LogFilter::of(context.as_ref()),
         peer: peer_info(&messages, context.as_ref(), header_version),
         route,
+        notifier: parts.extensions.get::<Notifier>().cloned(),
     };
     let handler = match factory() {
         Ok(handler) => handler,
