@@ -4,14 +4,19 @@
 //! ```ignore
 //! // In a Worker (see examples/worker): one line re-exports the Durable Object class…
 //! pub use mcp_edge_session::cloudflare::McpSessionHub;
-//! // …and one builds the layer from the Worker's bindings.
-//! let layer = SessionLayer::cloudflare(&env)?;
+//! // …and `serve` is the whole `fetch`: the layer from the Worker's bindings, the executor,
+//! // the bad-header answer and the end of streams on disconnect.
+//! #[worker::event(fetch)]
+//! async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<http::Response<WorkerBody>> {
+//!     serve(req, &env, ctx, |layer| layer.layer(my_server)).await
+//! }
 //! ```
 //!
 //! Bindings default to the names `@tmcp/session-manager-durable-objects` uses
 //! (`TMCP_SESSION_INFO`, `TMCP_DURABLE_OBJECT`), so its `wrangler.toml` can be reused.
 
 mod disconnect;
+mod entry;
 #[cfg(feature = "auth")]
 mod fetch;
 mod hub;
@@ -26,6 +31,7 @@ mod stats;
 mod wire;
 
 pub use disconnect::EndOnDisconnect;
+pub use entry::{allowed_hosts, serve, serve_request, WorkerBody, MCP_PATH};
 #[cfg(feature = "auth")]
 pub use fetch::WorkerFetch;
 pub use hub::DurableObjectHub;

@@ -8,11 +8,13 @@ use bytes::Bytes;
 use everything_fixture::Everything;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
-use mcp_edge_session::cloudflare::EndOnDisconnect;
+#[cfg(not(feature = "bare"))]
+use mcp_edge_session::cloudflare::serve_request;
 use mcp_edge_session::rmcp::RmcpService;
 use mcp_edge_session::SessionLayer;
-use tower::{Layer, ServiceExt};
-use worker::send::SendWrapper;
+use tower::Layer;
+#[cfg(feature = "bare")]
+use tower::ServiceExt;
 use worker::worker_sys::web_sys;
 use worker::{event, Context, Env, HttpRequest};
 
@@ -24,7 +26,7 @@ mod test_routes;
 
 /// What the Worker answers with. The layer's body goes to the runtime as one stream, so a
 /// client that disconnects cancels it, which drops the hub WebSocket behind it.
-type Reply = http::Response<UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>>;
+type Reply = http::Response<mcp_edge_session::cloudflare::WorkerBody>;
 
 fn empty() -> UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>> {
     http_body_util::Empty::new()
@@ -64,30 +66,15 @@ async fn fetch(request: web_sys::Request, env: Env, context: Context) -> worker:
     layered(request, env, context).await
 }
 
+/// The MCP endpoint: the fixture behind the layer (and, when configured, the OAuth resource
+/// server in front), served by the crate's Worker entry.
 #[cfg(not(feature = "bare"))]
 async fn layered(request: HttpRequest, env: Env, context: Context) -> worker::Result<Reply> {
-    // `wait_until` keeps the isolate alive for a POST response that outlives its connection
-    // (SSE polling, client disconnects): the rest is produced in the background and kept in the
-    // hub for the client's resumption.
-    let context = SendWrapper::new(context);
-    let layer = SessionLayer::cloudflare(&env)?
-        .with_allowed_hosts(allowed_hosts(&env))
-        .with_executor(move |task| context.wait_until(task));
-    let signal = request.extensions().get::<worker::AbortSignal>().cloned();
-    let mcp = layer.layer(RmcpService::new(|| Ok(Everything::new())));
-    let response = match auth::layer(&env) {
-        Some(auth) => auth
-            .layer(mcp)
-            .oneshot(request)
-            .await
-            .map(|response| response.map(|body| body.boxed_unsync())),
-        None => mcp
-            .oneshot(request)
-            .await
-            .map(|response| response.map(|body| body.boxed_unsync())),
+    let mcp = |layer: SessionLayer| layer.layer(RmcpService::new(|| Ok(Everything::new())));
+    match auth::layer(&env) {
+        Some(auth) => serve_request(request, &env, context, |layer| auth.layer(mcp(layer))).await,
+        None => serve_request(request, &env, context, mcp).await,
     }
-    .unwrap_or_else(|never| match never {});
-    Ok(response.map(|body| EndOnDisconnect::new(body, signal).boxed_unsync()))
 }
 
 /// The fixture without the layer (feature `bare`): only to measure what the layer adds.
@@ -105,24 +92,4 @@ async fn bare(request: HttpRequest) -> worker::Result<Reply> {
         .await
         .unwrap_or_else(|never| match never {});
     Ok(response.map(|body| body.map_err(|never| match never {}).boxed_unsync()))
-}
-
-/// Hosts this Worker answers to: loopback, plus `ALLOWED_HOSTS` (comma-separated) when set.
-#[cfg(not(feature = "bare"))]
-fn allowed_hosts(env: &Env) -> Vec<String> {
-    let mut hosts = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "[::1]".to_owned(),
-    ];
-    if let Ok(extra) = env.var("ALLOWED_HOSTS") {
-        hosts.extend(
-            extra
-                .to_string()
-                .split(',')
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty()),
-        );
-    }
-    hosts
 }
